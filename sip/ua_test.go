@@ -385,3 +385,19 @@ func TestKeepAliveCRLF(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestFlowLossFailsPendingTransaction(t *testing.T) {
+	peer := wspeer.Start(t, wspeer.Config{})
+	peer.OnInvite("mute", wspeer.Answer{Provisional: []int{180}, Code: 200, SDP: testSDP(SendRecv), Delay: 20 * time.Second})
+	ua, ev, _ := startUA(t, peer.URL(), func(c *Config) { c.ReconnectMin = 50 * time.Millisecond })
+	ctx := ctxT(t)
+	go func() {
+		ev.wait(t, EventCallProgress)
+		peer.DropConnections()
+	}()
+	_, err := ua.Dial(ctx, "mute", &fakeMedia{})
+	if !errors.Is(err, ErrTransport) {
+		t.Fatalf("got %v, want ErrTransport", err)
+	}
+	ev.wait(t, EventRegistered)
+}
