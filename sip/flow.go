@@ -107,8 +107,15 @@ func (f *flow) writeRaw(b []byte) error {
 	return nil
 }
 
-// WriteMsg implements sip.Connection.
-func (f *flow) WriteMsg(msg gosip.Message) error { return f.writeRaw([]byte(msg.String())) }
+// WriteMsg implements sip.Connection. Every message carries Content-Length,
+// which RFC 7118 leaves optional but proxies such as Kamailio check.
+func (f *flow) WriteMsg(msg gosip.Message) error {
+	if msg.ContentLength() == nil {
+		cl := gosip.ContentLengthHeader(len(msg.Body()))
+		msg.AppendHeader(&cl)
+	}
+	return f.writeRaw([]byte(msg.String()))
+}
 
 // LocalAddr implements sip.Connection.
 func (f *flow) LocalAddr() net.Addr { return f.local }
