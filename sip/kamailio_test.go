@@ -20,10 +20,19 @@ func TestKamailio(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			t.Parallel()
 			k := interop.StartKamailio(t, interop.KamailioConfig{Users: users, Algorithm: alg, ProxyAuthInvite: true})
-			ua, ev, incoming := startUA(t, k.WSURL, func(c *Config) { c.Domain = k.Domain })
+			ua, ev, incoming := startUA(t, k.WSURL, func(c *Config) {
+				c.Domain = k.Domain
+				c.KeepAlive = 100 * time.Millisecond // CRLF keep-alives all along
+			})
 			if !ua.Registered() {
 				t.Fatal("not registered")
 			}
+			flow := ua.currentFlow()
+			defer func() {
+				if ua.currentFlow() != flow || !ua.Registered() {
+					t.Error("the flow did not survive the calls and keep-alives")
+				}
+			}()
 			answer := func(t *testing.T) *Call {
 				t.Helper()
 				select {
