@@ -155,7 +155,16 @@ func (c *Call) end(cause EndCause, code int, err error) {
 		c.mu.Unlock()
 		return
 	}
-	c.state, c.cause, c.endCode, c.endErr = CallEnded, cause, code, err
+	c.state = CallEnded
+	c.mu.Unlock()
+	c.finish(cause, code, err)
+}
+
+// finish records why a call that is now CallEnded ended, forgets it, and
+// reports it; it runs once per call.
+func (c *Call) finish(cause EndCause, code int, err error) {
+	c.mu.Lock()
+	c.cause, c.endCode, c.endErr = cause, code, err
 	close(c.done)
 	c.mu.Unlock()
 	c.ua.mu.Lock()
@@ -240,13 +249,7 @@ func (c *Call) Answer(ctx context.Context, media Media) error {
 	offer := c.offer
 	c.mu.Unlock()
 
-	var sdp []byte
-	var err error
-	if len(offer) == 0 {
-		sdp, err = media.Offer(ctx)
-	} else {
-		sdp, err = media.Answer(ctx, offer)
-	}
+	sdp, err := respond(ctx, media, offer)
 	c.mu.Lock()
 	if c.state != CallAnswering {
 		c.mu.Unlock()
@@ -268,6 +271,15 @@ func (c *Call) Answer(ctx context.Context, media Media) error {
 	return nil
 }
 
+// respond is the SDP our 2xx to an INVITE carries: the answer to the
+// INVITE's offer, or our offer when it had none (RFC 3264, RFC 6337 §5.3).
+func respond(ctx context.Context, media Media, offer []byte) ([]byte, error) {
+	if len(offer) == 0 {
+		return media.Offer(ctx)
+	}
+	return media.Answer(ctx, offer)
+}
+
 // Reject refuses an inbound ringing call with a final response (486 Busy
 // Here, 603 Decline, 480 Temporarily Unavailable...).
 func (c *Call) Reject(code int, reason string) error {
@@ -275,13 +287,14 @@ func (c *Call) Reject(code int, reason string) error {
 		return fmt.Errorf("sip: reject needs a 3xx-6xx code, got %d", code)
 	}
 	c.mu.Lock()
-	if c.dir != Inbound || c.state != CallRinging {
+	if c.dir != Inbound || (c.state != CallRinging && c.state != CallAnswering) {
 		c.mu.Unlock()
 		return ErrCallState
 	}
+	c.state = CallEnded // an Answer in progress sees this and gives up
 	c.mu.Unlock()
 	c.ua.respond(c.inviteTx, c.invite, code, reason, c.localTag)
-	c.end(CauseRejected, code, nil)
+	c.finish(CauseRejected, code, nil)
 	return nil
 }
 
@@ -336,7 +349,7 @@ func (c *Call) onAck(req *gosip.Request) bool {
 		return false
 	}
 	c.pendingOK = nil
-	first := c.remoteSeq == ok.seq && c.invite.CSeq().SeqNo == ok.seq
+	first := c.dir == Inbound && ok.seq == c.invite.CSeq().SeqNo // the ACK of the initial INVITE
 	media := c.media
 	c.mu.Unlock()
 	close(ok.acked)
@@ -419,13 +432,7 @@ func (c *Call) onReinvite(tx *gosip.ServerTx, req *gosip.Request) {
 	ctx, cancel := context.WithTimeout(ua.ctx, mediaTimeout)
 	defer cancel()
 	offer, _ := extractSDP(headerValue(req, "Content-Type"), req.Body())
-	var sdp []byte
-	var err error
-	if len(offer) == 0 {
-		sdp, err = media.Offer(ctx)
-	} else {
-		sdp, err = media.Answer(ctx, offer)
-	}
+	sdp, err := respond(ctx, media, offer)
 	if err != nil {
 		ua.log.Warn("sip: re-INVITE refused by media", "call", c.callID, "err", err)
 		ua.respond(tx, req, 488, "Not Acceptable Here", c.localTag)
@@ -521,7 +528,7 @@ func (c *Call) Hangup(ctx context.Context) error {
 	switch state {
 	case CallEnded:
 		return nil
-	case CallRinging:
+	case CallRinging, CallAnswering:
 		return c.Reject(603, "Decline")
 	case CallDialing:
 		c.mu.Lock()
