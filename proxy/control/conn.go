@@ -1,0 +1,285 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/agentbar/agentbar/proxy/gateway"
+)
+
+// closeUnauthorized is the close code for a missing, bad or expired token.
+const closeUnauthorized = 4001
+
+// ServeHTTP upgrades GET /v1/agent/ws after checking the Origin, then runs
+// the channel: authentication, hello, replay from the resume point, live
+// events, commands.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !OriginAllowed(r, h.cfg.AllowedOrigins) {
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	token := tokenFromSubprotocols(r)
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:       []string{Subprotocol},
+		InsecureSkipVerify: true, // the Origin was checked above, against our own policy
+	})
+	if err != nil {
+		return
+	}
+	if ws.Subprotocol() != Subprotocol {
+		ws.Close(websocket.StatusPolicyViolation, "subprotocol "+Subprotocol+" required")
+		return
+	}
+	ws.SetReadLimit(h.cfg.MaxMessage)
+	c := &conn{hub: h, ws: ws}
+	c.run(r.Context(), token)
+}
+
+// tokenFromSubprotocols finds a JWT offered as "access_token.<jwt>".
+func tokenFromSubprotocols(r *http.Request) string {
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			if p = strings.TrimSpace(p); strings.HasPrefix(p, TokenPrefix) {
+				return strings.TrimPrefix(p, TokenPrefix)
+			}
+		}
+	}
+	return ""
+}
+
+// conn is one open control channel.
+type conn struct {
+	hub     *Hub
+	ws      *websocket.Conn
+	writeMu sync.Mutex
+
+	mu      sync.Mutex
+	agent   string
+	expires time.Time
+}
+
+func (c *conn) send(ctx context.Context, m *ServerMessage) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return c.ws.Write(ctx, websocket.MessageText, b)
+}
+
+func (c *conn) sendError(ctx context.Context, code, msg string) {
+	c.send(ctx, &ServerMessage{Type: TypeError, Error: &ErrorBody{Code: code, Message: msg}})
+}
+
+func (c *conn) run(ctx context.Context, token string) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer c.ws.CloseNow()
+	h := c.hub
+
+	var resume *uint64
+	if token == "" {
+		first, err := c.readFirst(ctx)
+		if err != nil {
+			return
+		}
+		token, resume = first.Token, first.Resume
+	}
+	agent, expires, err := h.cfg.Verify(token)
+	if err != nil {
+		c.sendError(ctx, CodeUnauthorized, err.Error())
+		c.ws.Close(closeUnauthorized, "unauthorized")
+		return
+	}
+	c.agent, c.expires = agent, expires
+	h.log.Info("control: channel open", "agent", agent)
+
+	last, err := h.cfg.Log.LastSeq(ctx, agent)
+	if err != nil {
+		c.sendError(ctx, string(gateway.CodeUnavailable), "event log unavailable")
+		c.ws.Close(websocket.StatusTryAgainLater, "event log unavailable")
+		return
+	}
+	snap := gateway.Snapshot{State: gateway.StateSignedOut}
+	if s := h.session(agent); s != nil {
+		if got, err := s.Snapshot(ctx); err == nil {
+			snap = got
+		}
+	}
+	hello := &ServerMessage{Type: TypeHello, V: 1, Agent: agent, Seq: last, Snapshot: &snap, Reasons: h.cfg.Gateway.Reasons(), Expires: &expires}
+	if err := c.send(ctx, hello); err != nil {
+		return
+	}
+	from := last
+	if resume != nil && *resume <= last {
+		from = *resume
+	}
+	stop, err := h.cfg.Log.Subscribe(ctx, agent, from, func(seq uint64, ev []byte) {
+		if c.send(ctx, &ServerMessage{Type: TypeEvent, Seq: seq, Event: ev}) != nil {
+			cancel()
+		}
+		h.cfg.Metrics.EventRelayed(eventAge(ev))
+	})
+	if err != nil {
+		c.ws.Close(websocket.StatusTryAgainLater, "event log unavailable")
+		return
+	}
+	defer stop()
+	go c.watchToken(ctx)
+
+	for {
+		_, data, err := c.ws.Read(ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+				h.log.Warn("control: oversized message", "agent", agent)
+			}
+			return
+		}
+		c.handle(ctx, data)
+	}
+}
+
+// eventAge is how long ago an event was made (its "time" field).
+func eventAge(ev []byte) time.Duration {
+	var t struct {
+		Time time.Time `json:"time"`
+	}
+	if json.Unmarshal(ev, &t) != nil || t.Time.IsZero() {
+		return 0
+	}
+	return time.Since(t.Time)
+}
+
+// readFirst reads the auth message within the auth timeout.
+func (c *conn) readFirst(ctx context.Context) (*ClientMessage, error) {
+	actx, cancel := context.WithTimeout(ctx, c.hub.cfg.AuthTimeout)
+	defer cancel()
+	_, data, err := c.ws.Read(actx)
+	if err != nil {
+		c.ws.Close(closeUnauthorized, "no auth message")
+		return nil, err
+	}
+	var m ClientMessage
+	if json.Unmarshal(data, &m) != nil || m.Type != TypeAuth || m.Token == "" {
+		c.sendError(ctx, CodeUnauthorized, "the first message must be {\"type\":\"auth\",\"token\":...}")
+		c.ws.Close(closeUnauthorized, "unauthorized")
+		return nil, errors.New("no auth")
+	}
+	return &m, nil
+}
+
+// watchToken warns the bar before its token expires and closes the channel when it has.
+func (c *conn) watchToken(ctx context.Context) {
+	for {
+		c.mu.Lock()
+		exp := c.expires
+		c.mu.Unlock()
+		warnIn := time.Until(exp) - c.hub.cfg.TokenWarning
+		if warnIn > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(warnIn):
+			}
+			c.mu.Lock()
+			refreshed := c.expires.After(exp)
+			c.mu.Unlock()
+			if refreshed {
+				continue
+			}
+			notice, _ := json.Marshal(gateway.Event{Type: gateway.EvNotice, Time: time.Now(), Code: "token_expiring", Message: "the session token expires soon: send a fresh one"})
+			c.send(ctx, &ServerMessage{Type: TypeEvent, Event: notice})
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(exp)):
+		}
+		c.mu.Lock()
+		refreshed := c.expires.After(exp)
+		c.mu.Unlock()
+		if !refreshed {
+			c.ws.Close(closeUnauthorized, "token expired")
+			return
+		}
+	}
+}
+
+// handle answers one client message. Nothing the bar sends can change
+// state unless it is a well-formed, allowed command.
+func (c *conn) handle(ctx context.Context, data []byte) {
+	h := c.hub
+	var m ClientMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		c.sendError(ctx, CodeBadJSON, "the message is not valid JSON")
+		return
+	}
+	switch m.Type {
+	case TypeToken:
+		agent, exp, err := h.cfg.Verify(m.Token)
+		if err != nil || agent != c.agent {
+			c.sendError(ctx, CodeUnauthorized, "the new token is not valid for this agent")
+			return
+		}
+		c.mu.Lock()
+		c.expires = exp
+		c.mu.Unlock()
+		ok := true
+		c.send(ctx, &ServerMessage{Type: TypeReply, ID: m.ID, OK: &ok, Expires: &exp})
+		return
+	case TypeCmd:
+	default:
+		c.sendError(ctx, CodeBadJSON, "unknown message type")
+		return
+	}
+	if m.ID == "" {
+		c.sendError(ctx, string(gateway.CodeBadRequest), "a command needs an id")
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.cfg.CommandTimeout)
+	defer cancel()
+	reply, err := h.command(cctx, c.agent, &m)
+	if reply == nil {
+		reply = &ServerMessage{}
+	}
+	reply.Type, reply.ID = TypeReply, m.ID
+	ok := err == nil
+	reply.OK = &ok
+	result := "ok"
+	if err != nil {
+		code := string(gateway.CodeOf(err))
+		msg := "internal error"
+		var ge *gateway.Error
+		if errors.As(err, &ge) {
+			msg = ge.Message
+		} else {
+			h.log.Error("control: command failed", "agent", c.agent, "op", m.Op, "err", err)
+		}
+		reply.Error = &ErrorBody{Code: code, Message: msg}
+		result = code
+	}
+	h.cfg.Metrics.Command(opLabel(m.Op), result)
+	c.send(ctx, reply)
+}
+
+// opLabel keeps metric labels to the known operations.
+func opLabel(op string) string {
+	switch op {
+	case OpSignIn, OpSignOut, OpGetState, OpSIPCredentials:
+		return op
+	}
+	if _, err := toCommand(&ClientMessage{Op: op, Reason: "x", Digits: "1", Target: &gateway.Target{Kind: gateway.TargetAgent, ID: "x"}}); err != nil && gateway.CodeOf(err) == CodeUnknownCommand {
+		return "unknown"
+	}
+	return op
+}
