@@ -41,10 +41,10 @@ type wsAddr string
 func (a wsAddr) Network() string { return "ws" }
 func (a wsAddr) String() string  { return string(a) }
 
-// dialFlow opens a WebSocket to url with the "sip" subprotocol and refuses a
-// server that does not agree to it (RFC 7118 §4.1).
-func dialFlow(ctx context.Context, url, localHost string) (*flow, error) {
-	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"sip"}})
+// dialFlow opens a WebSocket to url offering protocols ("sip" first) and
+// refuses a server that does not pick "sip" (RFC 7118 §4.1).
+func dialFlow(ctx context.Context, url, localHost string, protocols []string) (*flow, error) {
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: protocols})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrTransport, err)
 	}

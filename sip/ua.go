@@ -38,6 +38,11 @@ type Config struct {
 	Expires time.Duration
 	// InstanceID is the RFC 5626 instance URN (urn:uuid:...); default random per UA.
 	InstanceID string
+	// Protocols, if set, returns further WebSocket subprotocols to offer
+	// after "sip" on each dial, e.g. "access_token.<jwt>" for an edge that
+	// authenticates the upgrade; it is asked again on every redial so a
+	// fresh token can be used.
+	Protocols func() []string
 	// UserAgent is sent in the User-Agent and Server headers.
 	UserAgent string
 	// KeepAlive is the interval of RFC 5626 CRLF keep-alives; default 25 s,
@@ -219,7 +224,7 @@ func (ua *UA) run() {
 	defer ua.loop.Done()
 	backoff := ua.cfg.ReconnectMin
 	for ua.ctx.Err() == nil {
-		f, err := dialFlow(ua.ctx, ua.cfg.URL, ua.host)
+		f, err := dialFlow(ua.ctx, ua.cfg.URL, ua.host, ua.protocols())
 		if err != nil {
 			ua.log.Warn("sip: dial failed", "url", ua.cfg.URL, "err", err)
 			ua.emit(Event{Kind: EventDisconnected, Err: err})
@@ -306,6 +311,15 @@ func (ua *UA) keepAlive(f *flow) {
 			return
 		}
 	}
+}
+
+// protocols lists the subprotocols to offer: "sip" first.
+func (ua *UA) protocols() []string {
+	p := []string{"sip"}
+	if ua.cfg.Protocols != nil {
+		p = append(p, ua.cfg.Protocols()...)
+	}
+	return p
 }
 
 func (ua *UA) emit(e Event) {

@@ -15,7 +15,7 @@ func BenchmarkRegisterRoundTrip(b *testing.B) {
 	up := newFakeUpstream(b)
 	go answerAll(up.c)
 	te := startEdge(b, up.uri(), func(c *Config) { c.Logger = nil })
-	p := dialPage(b, te.url(""), "tok-1001", nil)
+	p := dialPage(b, te.url(), "tok-1001", nil)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {

@@ -50,7 +50,7 @@ func TestHandshake(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			ws, res, err := websocket.Dial(ctx, tc.te.url(""), &websocket.DialOptions{Subprotocols: protos, HTTPHeader: tc.hdr})
+			ws, res, err := websocket.Dial(ctx, tc.te.url(), &websocket.DialOptions{Subprotocols: protos, HTTPHeader: tc.hdr})
 			if res == nil {
 				t.Fatalf("no HTTP response: %v", err)
 			}

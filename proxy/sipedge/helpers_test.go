@@ -46,9 +46,7 @@ type testEdge struct {
 	events chan flowEvent
 }
 
-// startEdge serves an Edge relaying to upstream at /v1/sip. A query
-// parameter t=<token> is turned into the "access_token." subprotocol, as a
-// browser would offer it, for clients (our native UA) that cannot add one.
+// startEdge serves an Edge relaying to upstream at /v1/sip.
 func startEdge(t testing.TB, upstream string, mod func(*Config)) *testEdge {
 	t.Helper()
 	te := &testEdge{events: make(chan flowEvent, 64)}
@@ -72,12 +70,7 @@ func startEdge(t testing.TB, upstream string, mod func(*Config)) *testEdge {
 	}
 	te.Edge = e
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/sip", func(w http.ResponseWriter, r *http.Request) {
-		if tok := r.URL.Query().Get("t"); tok != "" {
-			r.Header.Add("Sec-WebSocket-Protocol", TokenProtocolPrefix+tok)
-		}
-		e.ServeHTTP(w, r)
-	})
+	mux.Handle("GET /v1/sip", e)
 	te.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
 		e.Close()
@@ -86,13 +79,9 @@ func startEdge(t testing.TB, upstream string, mod func(*Config)) *testEdge {
 	return te
 }
 
-// url is the WebSocket URL of the edge, with a token for the test shim.
-func (te *testEdge) url(token string) string {
-	u := "ws" + strings.TrimPrefix(te.srv.URL, "http") + "/v1/sip"
-	if token != "" {
-		u += "?t=" + token
-	}
-	return u
+// url is the WebSocket URL of the edge.
+func (te *testEdge) url() string {
+	return "ws" + strings.TrimPrefix(te.srv.URL, "http") + "/v1/sip"
 }
 
 // waitFlow waits for OnFlow to report agent's flow opening or closing.
@@ -168,11 +157,12 @@ func (m *fakeMedia) answerCount() int {
 
 // startUA registers user at domain through the edge URL and returns the UA
 // and its incoming calls. Start's error is returned, not fatal.
-func startUA(t testing.TB, url, user, domain string) (*agentsip.UA, chan *agentsip.Call, error) {
+func startUA(t testing.TB, url, token, user, domain string) (*agentsip.UA, chan *agentsip.Call, error) {
 	t.Helper()
 	incoming := make(chan *agentsip.Call, 4)
 	ua, err := agentsip.NewUA(agentsip.Config{
 		URL: url, User: user, Domain: domain, Password: "pw" + user,
+		Protocols:    func() []string { return []string{TokenProtocolPrefix + token} }, // as the browser offers it
 		Logger:       testLogger(t),
 		ReconnectMin: 5 * time.Second, // a refused registration must not race the test
 		OnIncoming:   func(c *agentsip.Call) { incoming <- c },

@@ -31,7 +31,7 @@ func TestKamailio(t *testing.T) {
 				ProxyAuthInvite: true,
 			})
 			te := startEdge(t, tc.upstream(k), nil)
-			ua, incoming, err := startUA(t, te.url("tok-1001"), "1001", k.Domain)
+			ua, incoming, err := startUA(t, te.url(), "tok-1001", "1001", k.Domain)
 			if err != nil {
 				t.Fatalf("register through the edge: %v", err)
 			}
@@ -104,7 +104,7 @@ func TestKamailio(t *testing.T) {
 
 			t.Run("REGISTER for another user", func(t *testing.T) {
 				// 1002's credentials are good at Kamailio, but the token is 1001's.
-				_, _, err := startUA(t, te.url("tok-1001"), "1002", k.Domain)
+				_, _, err := startUA(t, te.url(), "tok-1001", "1002", k.Domain)
 				var se *agentsip.StatusError
 				if !errors.As(err, &se) || se.Code != 403 || !strings.Contains(se.Reason, "not your address of record") {
 					t.Fatalf("got %v, want the edge's 403 refusal", err)

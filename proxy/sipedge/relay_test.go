@@ -88,7 +88,7 @@ func registerPage(t *testing.T) *registered {
 	t.Helper()
 	up := newFakeUpstream(t)
 	te := startEdge(t, up.uri(), nil)
-	p := dialPage(t, te.url(""), "tok-1001", nil)
+	p := dialPage(t, te.url(), "tok-1001", nil)
 	p.send(register("1001", "z9hG4bKreg1"))
 	req := up.recv()
 	path := strings.Trim(header(req, "Path"), "<>")
@@ -106,7 +106,7 @@ func registerPage(t *testing.T) *registered {
 func TestRelayRegister(t *testing.T) {
 	up := newFakeUpstream(t)
 	te := startEdge(t, up.uri(), nil)
-	p := dialPage(t, te.url(""), "tok-1001", nil)
+	p := dialPage(t, te.url(), "tok-1001", nil)
 	reg := strings.Replace(register("1001", "z9hG4bKreg1"), "Supported: path", "Supported: path\r\nPath: <sip:evil@203.0.113.9;lr>", 1)
 	p.send(reg)
 	req := up.recv()
@@ -279,7 +279,7 @@ func TestUpstreamRequestRefused(t *testing.T) {
 func TestPageRequestRefused(t *testing.T) {
 	up := newFakeUpstream(t)
 	te := startEdge(t, up.uri(), nil)
-	p := dialPage(t, te.url(""), "tok-1001", nil)
+	p := dialPage(t, te.url(), "tok-1001", nil)
 	options := func(branch string, edit func([]string) []string) string {
 		lines := []string{
 			"OPTIONS sip:127.0.0.1 SIP/2.0",
@@ -351,7 +351,7 @@ func TestPageRequestRefused(t *testing.T) {
 	})
 
 	t.Run("oversized message closes only that flow", func(t *testing.T) {
-		big := dialPage(t, te.url(""), "tok-1001", nil)
+		big := dialPage(t, te.url(), "tok-1001", nil)
 		big.send(options("z9hG4bKbig", nil) + strings.Repeat("x", DefaultMaxMessageSize))
 		ctx := ctxT(t)
 		_, _, err := big.ws.Read(ctx)
@@ -369,7 +369,7 @@ func TestPageRequestRefused(t *testing.T) {
 func TestRetransmitOverUDP(t *testing.T) {
 	up := newFakeUpstream(t)
 	te := startEdge(t, up.uri(), nil)
-	p := dialPage(t, te.url(""), "tok-1001", nil)
+	p := dialPage(t, te.url(), "tok-1001", nil)
 	p.send(sipMsg(
 		"OPTIONS sip:127.0.0.1 SIP/2.0",
 		"Via: SIP/2.0/WS page.invalid;branch=z9hG4bKrtx",
@@ -547,7 +547,7 @@ func TestTCPFraming(t *testing.T) {
 func TestCloseEndsFlows(t *testing.T) {
 	up := newFakeUpstream(t)
 	te := startEdge(t, up.uri(), nil)
-	p := dialPage(t, te.url(""), "tok-1001", nil)
+	p := dialPage(t, te.url(), "tok-1001", nil)
 	te.waitFlow(t, "1001", true)
 	read := make(chan error, 1)
 	ctx := ctxT(t)
@@ -561,7 +561,7 @@ func TestCloseEndsFlows(t *testing.T) {
 	if n := te.Flows(); n != 0 {
 		t.Fatalf("Flows() = %d after Close", n)
 	}
-	_, res, err := dialRaw(t, te.url(""), "tok-1001", nil)
+	_, res, err := dialRaw(t, te.url(), "tok-1001", nil)
 	if err == nil || res == nil || res.StatusCode != 503 {
 		t.Fatalf("dial after Close: %v, want HTTP 503", err)
 	}
