@@ -17,6 +17,7 @@ type Registry struct {
 	mu       sync.Mutex
 	counters map[string]map[string]float64 // name -> label set -> value
 	gauges   map[string]func() float64
+	cfuncs   map[string]func() float64 // counters read at scrape time
 	hists    map[string]*histogram
 	help     map[string]string
 }
@@ -26,6 +27,7 @@ func New() *Registry {
 	return &Registry{
 		counters: map[string]map[string]float64{},
 		gauges:   map[string]func() float64{},
+		cfuncs:   map[string]func() float64{},
 		hists:    map[string]*histogram{},
 		help:     map[string]string{},
 	}
@@ -55,6 +57,13 @@ func (r *Registry) Add(name string, v float64, labels ...string) {
 func (r *Registry) Gauge(name string, fn func() float64) {
 	r.mu.Lock()
 	r.gauges[name] = fn
+	r.mu.Unlock()
+}
+
+// CounterFunc registers a counter kept elsewhere and read at scrape time.
+func (r *Registry) CounterFunc(name string, fn func() float64) {
+	r.mu.Lock()
+	r.cfuncs[name] = fn
 	r.mu.Unlock()
 }
 
@@ -102,6 +111,10 @@ func (r *Registry) WriteTo(w io.Writer) (int64, error) {
 		for _, k := range sortedKeys(r.counters[name]) {
 			fmt.Fprintf(&b, "%s%s %s\n", name, k, num(r.counters[name][k]))
 		}
+	}
+	for _, name := range sortedKeys(r.cfuncs) {
+		head(name, "counter")
+		fmt.Fprintf(&b, "%s %s\n", name, num(r.cfuncs[name]()))
 	}
 	for _, name := range sortedKeys(r.gauges) {
 		head(name, "gauge")
