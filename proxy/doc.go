@@ -1,6 +1,8 @@
-// Package proxy will be the secrets-holding proxy: JWT sessions, the
-// vendor-neutral gateway interface and its adapters (local, Huawei CEC,
-// Tinet Clink, Alibaba CCC), the resumable event relay, the SIP WebSocket
-// edge and ephemeral SIP credentials. It arrives with the server issue;
-// today it is empty.
+// Package proxy is the secrets-holding half of agentbar. Its sub-packages
+// each do one job: gateway (the vendor-neutral contract every CTI adapter
+// implements), auth (JWTs and ephemeral SIP credentials), eventlog (the
+// per-agent sequenced log on NATS JetStream), control (the bar's control
+// channel), sipedge (the SIP-over-WebSocket edge). Vendor adapters (Huawei
+// CEC, Tinet Clink, Alibaba CCC) arrive with their issues; the local
+// adapter is the built-in call center's Gateway.
 package proxy

@@ -1,5 +1,6 @@
-// Package server will be the agentbar binary's wiring and the built-in call
-// center (registrar and B2BUA on sipgo, media on pion, an ACD, simulated
-// customers, vendor emulators). It arrives with the server issue; today it
-// is empty.
+// Package server wires the agentbar process: configuration, the HTTP surface
+// (health, readiness, metrics, sign-in, the control channel, the SIP edge,
+// demo calls) over the event log and the gateway, and the built-in call
+// center with real media (server/callcenter, server/media). The binary is
+// server/cmd/agentbar.
 package server
