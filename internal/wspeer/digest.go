@@ -14,7 +14,9 @@ import (
 )
 
 // Minimal server side of SIP digest authentication (RFC 3261 22, RFC 8760):
-// MD5 or SHA-256, qop="auth" only.
+// MD5 or SHA-256, qop="auth" only. It is written apart from sip/digest on
+// purpose: the UA under test answers challenges with sip/digest, and an
+// independent verifier catches a mistake both sides would otherwise share.
 
 // authorize checks the credentials of req when the peer has users. It
 // returns true if the request may proceed; otherwise it has already
