@@ -81,7 +81,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 	upstream := cfg.SIP.Upstream
 	if upstream == "" {
-		upstream = "sip:" + s.cc.Addrs().SIP + ";transport=udp"
+		// TCP, not UDP: an INVITE carrying a WebRTC offer (ICE candidates,
+		// DTLS fingerprint) is larger than the 1300 bytes sipgo sends
+		// over UDP, so the call center could not ring a browser.
+		upstream = "sip:" + s.cc.Addrs().SIP + ";transport=tcp"
 	}
 	if s.edge, err = sipedge.New(sipedge.Config{Upstream: upstream, Authorize: s.authorizeBearer, AllowedOrigins: cfg.AllowedOrigins, Logger: log.With("component", "sipedge")}); err != nil {
 		s.Close(ctx)
