@@ -1,9 +1,7 @@
 package sip
 
 import (
-	"bytes"
 	"mime"
-	"mime/multipart"
 	"strings"
 )
 
@@ -59,40 +57,6 @@ func sdpDirection(sdp []byte) SDPDirection {
 		dir = SendOnly
 	}
 	return dir
-}
-
-// extractSDP returns the SDP carried in a message body of the given
-// Content-Type: the body itself for application/sdp, the first application/sdp
-// part of a multipart body (RFC 5621), or ok=false if there is none.
-func extractSDP(contentType string, body []byte) (sdp []byte, ok bool) {
-	if len(body) == 0 {
-		return nil, true
-	}
-	mt, params, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return nil, false
-	}
-	switch {
-	case mt == "application/sdp":
-		return body, true
-	case strings.HasPrefix(mt, "multipart/") && params["boundary"] != "":
-		r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-		for {
-			p, err := r.NextPart()
-			if err != nil {
-				return nil, false
-			}
-			pt, _, err := mime.ParseMediaType(p.Header.Get("Content-Type"))
-			if err == nil && pt == "application/sdp" {
-				var b bytes.Buffer
-				if _, err := b.ReadFrom(p); err != nil {
-					return nil, false
-				}
-				return b.Bytes(), true
-			}
-		}
-	}
-	return nil, false
 }
 
 // dtmfDigit reads the digit of an INFO body: application/dtmf-relay

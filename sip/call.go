@@ -10,6 +10,8 @@ import (
 	"time"
 
 	gosip "github.com/emiago/sipgo/sip"
+
+	"github.com/agentbar/agentbar/sip/check"
 )
 
 // Media produces and consumes the session descriptions of one call (RFC
@@ -196,7 +198,7 @@ func (ua *UA) incomingInvite(tx *gosip.ServerTx, req *gosip.Request) {
 		ua.respond(tx, req, 480, "Temporarily Unavailable", "")
 		return
 	}
-	offer, _ := extractSDP(headerValue(req, "Content-Type"), req.Body())
+	offer, _ := check.SDP(headerValue(req, "Content-Type"), req.Body())
 	c := &Call{
 		ua: ua, dir: Inbound, callID: callID, invite: req, state: CallRinging,
 		localTag: randomToken(10), remoteTag: fromTag,
@@ -356,7 +358,7 @@ func (c *Call) onAck(req *gosip.Request) bool {
 	if ok.offerless {
 		ctx, cancel := context.WithTimeout(c.ua.ctx, mediaTimeout)
 		defer cancel()
-		sdp, _ := extractSDP(headerValue(req, "Content-Type"), req.Body())
+		sdp, _ := check.SDP(headerValue(req, "Content-Type"), req.Body())
 		if err := media.SetAnswer(ctx, sdp, false); err != nil {
 			c.ua.log.Warn("sip: answer in ACK refused", "call", c.callID, "err", err)
 			c.sendBye(context.Background())
@@ -431,7 +433,7 @@ func (c *Call) onReinvite(tx *gosip.ServerTx, req *gosip.Request) {
 
 	ctx, cancel := context.WithTimeout(ua.ctx, mediaTimeout)
 	defer cancel()
-	offer, _ := extractSDP(headerValue(req, "Content-Type"), req.Body())
+	offer, _ := check.SDP(headerValue(req, "Content-Type"), req.Body())
 	sdp, err := respond(ctx, media, offer)
 	if err != nil {
 		ua.log.Warn("sip: re-INVITE refused by media", "call", c.callID, "err", err)
@@ -658,7 +660,7 @@ func (c *Call) Renegotiate(ctx context.Context) error {
 				c.mu.Unlock()
 			}
 			c.sendAck(req, res)
-			sdp, _ := extractSDP(headerValue(res, "Content-Type"), res.Body())
+			sdp, _ := check.SDP(headerValue(res, "Content-Type"), res.Body())
 			if err := media.SetAnswer(ctx, sdp, false); err != nil {
 				return fmt.Errorf("%w: %v", ErrMedia, err)
 			}

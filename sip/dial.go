@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	gosip "github.com/emiago/sipgo/sip"
+
+	"github.com/agentbar/agentbar/sip/check"
 )
 
 // Dial places a call to target (a SIP URI, or a user or number at our
@@ -175,7 +177,7 @@ func (c *Call) onProvisional(ctx context.Context, res *gosip.Response) {
 		return
 	}
 	c.ua.emit(Event{Kind: EventCallProgress, Call: c, Code: res.StatusCode, Reason: res.Reason})
-	sdp, _ := extractSDP(headerValue(res, "Content-Type"), res.Body())
+	sdp, _ := check.SDP(headerValue(res, "Content-Type"), res.Body())
 	if len(sdp) == 0 {
 		return
 	}
@@ -215,7 +217,7 @@ func (c *Call) onInvite2xx(ctx context.Context, req *gosip.Request, res *gosip.R
 		c.end(CauseCanceled, 0, nil)
 		return ErrCanceled
 	}
-	sdp, _ := extractSDP(headerValue(res, "Content-Type"), res.Body())
+	sdp, _ := check.SDP(headerValue(res, "Content-Type"), res.Body())
 	if err := media.SetAnswer(ctx, sdp, false); err != nil {
 		c.sendBye(context.Background())
 		err = fmt.Errorf("%w: %v", ErrMedia, err)

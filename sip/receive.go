@@ -2,11 +2,11 @@ package sip
 
 import (
 	"bytes"
-	"fmt"
-	"regexp"
 	"strings"
 
 	gosip "github.com/emiago/sipgo/sip"
+
+	"github.com/agentbar/agentbar/sip/check"
 )
 
 // receive handles one WebSocket message from the flow: a keep-alive, a
@@ -22,31 +22,29 @@ func (ua *UA) receive(c conn, data []byte) {
 	msg, err := ua.parser.ParseSIP(data)
 	if err != nil || msg == nil {
 		ua.log.Debug("sip: unparseable message", "err", err)
-		code, reason := 400, "Bad Request ("+parseReason(err)+")"
-		if unsupportedScheme(data) {
-			code, reason = 416, "Unsupported URI Scheme"
-		}
-		if raw := rawReject(data, code, reason); raw != nil {
+		if raw := check.Unparsable(data, err); raw != nil {
 			c.writeRaw(raw)
 		}
 		return
 	}
 	switch m := msg.(type) {
 	case *gosip.Response:
-		normalize(m)
+		check.Normalize(m)
 		ua.handleResponse(m)
 	case *gosip.Request:
-		normalize(m)
-		restoreMethod(m, data)
+		check.Normalize(m)
+		check.RestoreMethod(m, data)
 		m.SetSource(c.LocalAddr().String())
-		rej := validateRequest(m)
+		rej := check.Request(m, allowed)
 		if rej == nil {
-			rej = validateRaw(data)
+			rej = check.Raw(data)
 		}
 		if rej != nil {
-			ua.log.Debug("sip: request refused", "method", m.Method, "code", rej.code, "reason", rej.reason)
+			ua.log.Debug("sip: request refused", "method", m.Method, "code", rej.Code, "reason", rej.Reason)
 			if m.Method != gosip.ACK {
-				ua.respondStateless(c, m, rej.code, rej.reason, rej.headers...)
+				if err := c.WriteMsg(check.Respond(m, rej, ua.cfg.UserAgent)); err != nil {
+					ua.log.Debug("sip: write response failed", "err", err)
+				}
 			}
 			return
 		}
@@ -64,84 +62,6 @@ func (ua *UA) keepAliveFrame(c conn, data []byte) {
 	if f, ok := c.(*flow); ok {
 		f.gotPong()
 	}
-}
-
-// parseReason turns a parser error into a short reason for a 400.
-func parseReason(err error) string {
-	if err == nil {
-		return "empty message"
-	}
-	s := err.Error()
-	if len(s) > 80 {
-		s = s[:80]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-// rawHeaderRe picks the headers a response copies from its request, in
-// long or compact form, from raw bytes the parser refused.
-var rawHeaderRe = regexp.MustCompile(`(?i)^(via|v|from|f|to|t|call-id|i|cseq)[ \t]*:`)
-
-// rawReject builds a response to bytes that did not parse, when they look
-// like a request whose Via, From, To, Call-ID and CSeq can be copied
-// verbatim (RFC 3261 §8.2.6.2); otherwise it returns nil.
-func rawReject(data []byte, code int, reason string) []byte {
-	head, _, _ := bytes.Cut(data, []byte("\r\n\r\n"))
-	lines := strings.Split(string(head), "\r\n")
-	if len(lines) < 2 || !strings.HasSuffix(strings.TrimRight(lines[0], " "), "SIP/2.0") || strings.HasPrefix(lines[0], "SIP/") {
-		return nil
-	}
-	if strings.HasPrefix(lines[0], "ACK ") {
-		return nil // never answer an ACK
-	}
-	var copied []string
-	seen := map[string]int{}
-	for i := 1; i < len(lines); i++ {
-		m := rawHeaderRe.FindStringSubmatch(lines[i])
-		if m == nil {
-			continue
-		}
-		full := lines[i]
-		for i+1 < len(lines) && (strings.HasPrefix(lines[i+1], " ") || strings.HasPrefix(lines[i+1], "\t")) {
-			i++
-			full += " " + strings.TrimSpace(lines[i])
-		}
-		name := canonicalCompact(strings.ToLower(m[1]))
-		seen[name]++
-		copied = append(copied, full)
-	}
-	for _, need := range []string{"via", "from", "to", "call-id", "cseq"} {
-		if seen[need] == 0 {
-			return nil
-		}
-	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "SIP/2.0 %d %s\r\n", code, reason)
-	for _, l := range copied {
-		b.WriteString(l)
-		b.WriteString("\r\n")
-	}
-	b.WriteString("Content-Length: 0\r\n\r\n")
-	return b.Bytes()
-}
-
-func canonicalCompact(n string) string {
-	switch n {
-	case "v":
-		return "via"
-	case "f":
-		return "from"
-	case "t":
-		return "to"
-	case "i":
-		return "call-id"
-	}
-	return n
 }
 
 // respondStateless answers a request outside any transaction (used for

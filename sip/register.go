@@ -9,6 +9,8 @@ import (
 	"time"
 
 	gosip "github.com/emiago/sipgo/sip"
+
+	"github.com/agentbar/agentbar/sip/check"
 )
 
 // registration is the state of our binding at the registrar (RFC 3261 §10,
@@ -170,7 +172,7 @@ func (ua *UA) registered(res *gosip.Response, asked time.Duration) (time.Duratio
 	}
 	var routes []gosip.Uri
 	for _, h := range res.GetHeaders("Service-Route") {
-		for _, v := range splitAddrList(h.Value()) {
+		for _, v := range check.SplitAddrList(h.Value()) {
 			var u gosip.Uri
 			if _, err := gosip.ParseAddressValue(v, &u, nil); err == nil {
 				routes = append(routes, u)
@@ -246,32 +248,6 @@ func hasToken(m headerReader, name, tok string) bool {
 		}
 	}
 	return false
-}
-
-// splitAddrList splits a comma-separated list of name-addrs, leaving commas
-// inside quotes and angle brackets alone.
-func splitAddrList(s string) []string {
-	var out []string
-	depth, quoted, start := 0, false, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\' && quoted:
-			i++
-		case c == '"':
-			quoted = !quoted
-		case c == '<' && !quoted:
-			depth++
-		case c == '>' && !quoted:
-			depth--
-		case c == ',' && !quoted && depth == 0:
-			out = append(out, strings.TrimSpace(s[start:i]))
-			start = i + 1
-		}
-	}
-	if rest := strings.TrimSpace(s[start:]); rest != "" {
-		out = append(out, rest)
-	}
-	return out
 }
 
 // isDone tells whether the flow has ended.

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	gosip "github.com/emiago/sipgo/sip"
+
+	"github.com/agentbar/agentbar/sip/check"
 )
 
 // The 49 messages of RFC 4475 (SIP torture tests), as the RFC publishes
@@ -153,9 +155,9 @@ func TestRFC4475(t *testing.T) {
 				if err != nil {
 					t.Fatalf("valid message did not parse: %v", err)
 				}
-				normalize(m.(interface{ Headers() []gosip.Header }))
+				check.Normalize(m.(interface{ Headers() []gosip.Header }))
 				if r, ok := m.(*gosip.Request); ok {
-					restoreMethod(r, data)
+					check.RestoreMethod(r, data)
 				}
 				tc.check(t, m)
 			}
