@@ -20,8 +20,11 @@ const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER"
 // endpoint is one sipgo user agent with its listeners: one for agents'
 // phones (the registrar and the agent side of the B2BUA), one for the trunk.
 type endpoint struct {
-	name   string
-	log    *slog.Logger
+	name string
+	log  *slog.Logger
+	// guard, if set, puts the UDP socket behind a guardConn that asks it
+	// whether a Request-URI user is served (the trunk: its queues).
+	guard  func(user string) bool
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
 	cli    *sipgo.Client
@@ -99,7 +102,11 @@ func listenPair(addr string) (net.PacketConn, net.Listener, error) {
 
 // serve starts serving every listener on goroutines counted by tr.
 func (ep *endpoint) serve(tr *tracker) {
-	tr.Go(func() { ep.srv.ServeUDP(ep.udp) })
+	udp := ep.udp
+	if ep.guard != nil {
+		udp = &guardConn{PacketConn: ep.udp, parser: sip.NewParser(), log: ep.log, served: ep.guard}
+	}
+	tr.Go(func() { ep.srv.ServeUDP(udp) })
 	tr.Go(func() { ep.srv.ServeTCP(ep.tcp) })
 	if ep.ws != nil {
 		tr.Go(func() { ep.srv.ServeWS(ep.ws) })
