@@ -561,7 +561,7 @@ func TestE2EBadInput(t *testing.T) {
 			"esc01": 404, "sdp01": 404, "invut": 404, "baddate": 404, // INVITE to a user that is no queue
 			"mpart01": 405, "regaut01": 405, "cparam01": 405, "cparam02": 405, "regescrt": 405, // not a registrar
 			"intmeth": 501, "esc02": 501, "mismatch02": 501, // unknown methods (RFC 3261 §8.2.1)
-			"bext01": 420, "unkscm": 416, "novelsc": 416, "unksm2": 416, "mcl01": 400, "multi01": 400, // answered by the trunk's guard (sip/check)
+			"bext01": 420, "wsinv": 481, "unkscm": 416, "novelsc": 416, "unksm2": 416, "mcl01": 400, "multi01": 400, // answered by the trunk's guard (sip/check)
 			"insuf": 400, // no From, To, Call-ID or CSeq to answer with
 		}
 		var summary []string

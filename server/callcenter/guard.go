@@ -35,7 +35,10 @@ func (g *guardConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		if err != nil || n == 0 {
 			return n, addr, err
 		}
-		reply, pass := g.check(b[:n])
+		reply, pass, fixed := g.check(b[:n])
+		if fixed != nil && len(fixed) <= len(b) {
+			n = copy(b, fixed)
+		}
 		if reply != nil {
 			if _, err := g.PacketConn.WriteTo(reply, addr); err != nil {
 				g.log.Debug("callcenter: guard reply failed", "err", err)
@@ -48,34 +51,40 @@ func (g *guardConn) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 // check decides what to do with one datagram: answer it (reply), hand it
-// to sipgo (pass), or drop it (neither).
-func (g *guardConn) check(data []byte) (reply []byte, pass bool) {
+// to sipgo (pass), or drop it (neither). When the parser left linear white
+// space in parameters (legal, RFC 4475 §3.1.1.1), fixed is the request
+// written again without it, so that sipgo sees the tags and branches the
+// sender meant.
+func (g *guardConn) check(data []byte) (reply []byte, pass bool, fixed []byte) {
 	if len(bytes.Trim(data, "\r\n\x00")) == 0 {
-		return nil, true // keep-alive
+		return nil, true, nil // keep-alive
 	}
 	msg, err := g.parser.ParseSIP(data)
 	if err != nil || msg == nil {
 		g.log.Debug("callcenter: trunk datagram does not parse", "err", err)
-		return check.Unparsable(data, err), false
+		return check.Unparsable(data, err), false, nil
 	}
 	req, ok := msg.(*sip.Request)
 	if !ok {
-		return nil, true
+		return nil, true, nil
 	}
-	check.Normalize(req)
+	changed := check.Normalize(req)
 	check.RestoreMethod(req, data)
 	rej := check.Request(req, allowMethods)
 	if rej == nil {
 		rej = check.Raw(data)
 	}
+	if changed {
+		fixed = []byte(req.String())
+	}
 	switch {
 	case rej == nil:
-		return nil, true
+		return nil, true, fixed
 	case req.IsAck():
-		return nil, false
+		return nil, false, nil
 	case (rej.Code == 415 || rej.Code == 406) && !g.served(req.Recipient.User):
-		return nil, true
+		return nil, true, fixed
 	}
 	g.log.Debug("callcenter: trunk request refused", "method", req.Method, "code", rej.Code, "reason", rej.Reason)
-	return []byte(check.Respond(req, rej, "agentbar").String()), false
+	return []byte(check.Respond(req, rej, "agentbar").String()), false, nil
 }

@@ -39,7 +39,7 @@ func TestGuardRFC4475(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reply, pass := g.check(data)
+		reply, pass, _ := g.check(data)
 		got := -1
 		switch {
 		case pass && reply == nil:

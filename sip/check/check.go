@@ -154,31 +154,30 @@ func acceptsSDP(hs []gosip.Header) bool {
 // parameter names and values and inside Via's protocol fields (RFC 3261
 // §7.3.1, §25.1 allow LWS there: RFC 4475 §3.1.1.1), so that tags and
 // branches compare as the far end meant them.
-func Normalize(msg interface{ Headers() []gosip.Header }) {
+func Normalize(msg interface{ Headers() []gosip.Header }) (changed bool) {
 	for _, h := range msg.Headers() {
 		switch h := h.(type) {
 		case *gosip.ToHeader:
-			trimParams(h.Params)
-			trimParams(h.Address.UriParams)
+			changed = trimParams(h.Params) || trimParams(h.Address.UriParams) || changed
 		case *gosip.FromHeader:
-			trimParams(h.Params)
-			trimParams(h.Address.UriParams)
+			changed = trimParams(h.Params) || trimParams(h.Address.UriParams) || changed
 		case *gosip.ContactHeader:
-			trimParams(h.Params)
-			trimParams(h.Address.UriParams)
+			changed = trimParams(h.Params) || trimParams(h.Address.UriParams) || changed
 		case *gosip.ViaHeader:
-			normalizeVia(h)
+			changed = normalizeVia(h) || changed
 		case *gosip.RouteHeader:
-			trimParams(h.Address.UriParams)
+			changed = trimParams(h.Address.UriParams) || changed
 		case *gosip.RecordRouteHeader:
-			trimParams(h.Address.UriParams)
+			changed = trimParams(h.Address.UriParams) || changed
 		}
 	}
+	return changed
 }
 
 // normalizeVia trims a Via's fields; LWS after the last "/" leaves the
 // parser with the transport inside the host ("TCP  host:port").
-func normalizeVia(h *gosip.ViaHeader) {
+func normalizeVia(h *gosip.ViaHeader) bool {
+	before := *h
 	h.ProtocolName = strings.TrimSpace(h.ProtocolName)
 	h.ProtocolVersion = strings.TrimSpace(h.ProtocolVersion)
 	h.Transport = strings.TrimSpace(h.Transport)
@@ -191,7 +190,9 @@ func normalizeVia(h *gosip.ViaHeader) {
 			}
 		}
 	}
-	trimParams(h.Params)
+	changed := trimParams(h.Params)
+	return changed || before.ProtocolName != h.ProtocolName || before.ProtocolVersion != h.ProtocolVersion ||
+		before.Transport != h.Transport || before.Host != h.Host || before.Port != h.Port
 }
 
 // RestoreMethod puts back the request method as sent: methods are
@@ -203,11 +204,13 @@ func RestoreMethod(req *gosip.Request, data []byte) {
 	}
 }
 
-func trimParams(p gosip.HeaderParams) {
+func trimParams(p gosip.HeaderParams) (changed bool) {
 	for i := range p {
-		p[i].K = strings.TrimSpace(p[i].K)
-		p[i].V = strings.TrimSpace(p[i].V)
+		k, v := strings.TrimSpace(p[i].K), strings.TrimSpace(p[i].V)
+		changed = changed || k != p[i].K || v != p[i].V
+		p[i].K, p[i].V = k, v
 	}
+	return changed
 }
 
 // addrHeaderRe finds the raw headers whose values are name-addr or addr-spec.
