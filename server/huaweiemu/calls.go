@@ -1,0 +1,303 @@
+package huaweiemu
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/agentbar/agentbar/proxy/gateway"
+)
+
+// simple is an operation that is one neutral command on the call named by
+// the optional callid query parameter (gethold, answer) or path segment
+// (dropcall), or on the agent's current call.
+func (e *Emulator) simple(op gateway.Op, oc opCodes) handler {
+	return func(w http.ResponseWriter, r *http.Request, agent string, args []string) {
+		_, g, found := e.live(w, agent)
+		if !found {
+			return
+		}
+		id := r.URL.Query().Get("callid")
+		if len(args) > 0 {
+			id = args[0]
+		}
+		if e.do(w, r, g, gateway.Command{Op: op, CallID: e.neutralCallID(id)}, oc) {
+			ok(w, map[string]any{})
+		}
+	}
+}
+
+// handleAnswer is PUT voicecall/{agentid}/answer?callid=.
+func (e *Emulator) handleAnswer(w http.ResponseWriter, r *http.Request, agent string, args []string) {
+	e.simple(gateway.OpAnswer, opCodes{"200-002", "200-002"})(w, r, agent, args)
+}
+
+// isDialString tells whether s is 1-n characters of digits, * and #.
+func isDialString(s string, n int) bool {
+	if s == "" || len(s) > n {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && c != '*' && c != '#' {
+			return false
+		}
+	}
+	return true
+}
+
+// currentCallID is the Huawei callid of the agent's call in the given
+// direction ("" = any), from a fresh snapshot.
+func (e *Emulator) currentCallID(r *http.Request, g gateway.Session, dir string) string {
+	snap, err := g.Snapshot(r.Context())
+	if err != nil {
+		return ""
+	}
+	for _, c := range snap.Calls {
+		if dir == "" || c.Direction == dir {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return e.hwCallIDLocked(c.ID)
+		}
+	}
+	return ""
+}
+
+// handleCallout is PUT voicecall/{agentid}/callout (a number) and
+// callinner (another agent's work number); the result is the callid.
+func (e *Emulator) handleCallout(kind gateway.TargetKind) handler {
+	return func(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
+		_, g, found := e.live(w, agent)
+		if !found {
+			return
+		}
+		body, err := readBody(r)
+		if err != nil {
+			fail(w, codeBadParam, "malformed body")
+			return
+		}
+		called, _ := str(body, "called")
+		noCall := codeBadNumber
+		if kind == gateway.TargetAgent {
+			noCall = "200-018"
+			if called == "" || len(called) > 24 {
+				fail(w, codeBadParam, "called must be a work number")
+				return
+			}
+		} else if !isDialString(called, 24) {
+			fail(w, codeBadNumber, "called must be 1-24 digits, * or #")
+			return
+		}
+		cmd := gateway.Command{Op: gateway.OpDial, Target: gateway.Target{Kind: kind, ID: called}}
+		ctx := r.Context()
+		if err := g.Do(ctx, cmd); err != nil {
+			code := codeFor(err, opCodes{noCall: noCall, badState: codeOpFailed})
+			if gateway.CodeOf(err) == gateway.CodeBadRequest {
+				code = noCall
+			}
+			fail(w, code, err.Error())
+			return
+		}
+		ok(w, e.currentCallID(r, g, "outbound"))
+	}
+}
+
+// handleReject is POST voicecall/{agentid}/reject with {"callid","mode"}:
+// mode 1 leaves the agent busy, mode 2 makes it idle again.
+func (e *Emulator) handleReject(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
+	_, g, found := e.live(w, agent)
+	if !found {
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		fail(w, codeBadParam, "malformed body")
+		return
+	}
+	mode, good := intField(body, "mode", 0)
+	if !good || (mode != 1 && mode != 2) {
+		fail(w, codeBadParam, "mode must be 1 or 2")
+		return
+	}
+	id, _ := str(body, "callid")
+	cmd := gateway.Command{Op: gateway.OpReject, CallID: e.neutralCallID(id)}
+	if !e.do(w, r, g, cmd, opCodes{"200-037", "200-037"}) {
+		return
+	}
+	if mode == 2 {
+		_ = g.Do(r.Context(), gateway.Command{Op: gateway.OpReady})
+	}
+	ok(w, map[string]any{})
+}
+
+// handleSecondDial is POST voicecall/{agentid}/seconddial?number=.
+func (e *Emulator) handleSecondDial(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
+	_, g, found := e.live(w, agent)
+	if !found {
+		return
+	}
+	number := r.URL.Query().Get("number")
+	if !isDialString(number, 24) {
+		fail(w, codeBadParam, "number must be 1-24 digits, * or #")
+		return
+	}
+	if e.do(w, r, g, gateway.Command{Op: gateway.OpDTMF, Digits: number}, opCodes{codeOpFailed, codeOpFailed}) {
+		ok(w, map[string]any{})
+	}
+}
+
+// transferModes are the modes table 6-143 allows per device type; the
+// seed's own example (device type 2, mode 3) is accepted too (spec E12).
+func transferModes(devicetype int) []int {
+	switch devicetype {
+	case 1, 4:
+		return []int{0, 2}
+	case 2:
+		return []int{0, 2, 3}
+	case 3:
+		return []int{0, 1}
+	case 5:
+		return []int{1, 2, 3, 4}
+	}
+	return nil
+}
+
+// handleTransfer is POST voicecall/{agentid}/transfer (body table 6-143),
+// carried out as the call center's blind transfer whatever the mode.
+func (e *Emulator) handleTransfer(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
+	_, g, found := e.live(w, agent)
+	if !found {
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		fail(w, codeBadParam, "malformed body")
+		return
+	}
+	dt, good1 := intField(body, "devicetype", -1)
+	mode, good2 := intField(body, "mode", -1)
+	address, _ := str(body, "address")
+	validMode := false
+	for _, m := range transferModes(dt) {
+		validMode = validMode || m == mode
+	}
+	if !good1 || !good2 || !validMode || address == "" || len(address) > 24 {
+		fail(w, codeBadParam, "invalid devicetype, mode or address")
+		return
+	}
+	var kind gateway.TargetKind
+	switch dt {
+	case 1:
+		kind = gateway.TargetQueue
+	case 2:
+		kind = gateway.TargetAgent
+	case 5:
+		kind = gateway.TargetNumber
+	default:
+		fail(w, codeBadParam, "no IVR or access codes in this call center")
+		return
+	}
+	cmd := gateway.Command{Op: gateway.OpTransfer, Target: gateway.Target{Kind: kind, ID: address}}
+	if e.do(w, r, g, cmd, opCodes{noCall: "200-012"}) {
+		ok(w, map[string]any{})
+	}
+}
+
+// handleInnerHelp is POST voicecall/{agentid}/innerhelp (table 6-124): a
+// consult of an agent (devicetype 2) or skill (1); the result is the
+// callid. Three-party help (mode 2) is carried out as a consult too.
+func (e *Emulator) handleInnerHelp(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
+	_, g, found := e.live(w, agent)
+	if !found {
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		fail(w, codeBadParam, "malformed body")
+		return
+	}
+	dst, _ := str(body, "dstaddress")
+	dt, good1 := intField(body, "devicetype", 2)
+	mode, good2 := intField(body, "mode", 1)
+	if dst == "" || !good1 || !good2 || (dt != 1 && dt != 2) || (mode != 1 && mode != 2) {
+		fail(w, codeBadParam, "invalid dstaddress, devicetype or mode")
+		return
+	}
+	kind := gateway.TargetAgent
+	if dt == 1 {
+		kind = gateway.TargetQueue
+	}
+	cmd := gateway.Command{Op: gateway.OpConsult, Target: gateway.Target{Kind: kind, ID: dst}}
+	if e.do(w, r, g, cmd, opCodes{noCall: "200-018"}) {
+		ok(w, e.currentCallID(r, g, ""))
+	}
+}
+
+// handleConfJoin is POST voicecall/{agentid}/confjoin {"callid"}.
+func (e *Emulator) handleConfJoin(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
+	_, g, found := e.live(w, agent)
+	if !found {
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		fail(w, codeBadParam, "malformed body")
+		return
+	}
+	id, _ := str(body, "callid")
+	cmd := gateway.Command{Op: gateway.OpConference, CallID: e.neutralCallID(id)}
+	if e.do(w, r, g, cmd, opCodes{"200-010", "200-011"}) {
+		ok(w, map[string]any{})
+	}
+}
+
+// handleCallInfo is GET calldata/{agentid}/callinfo (table 6-202).
+func (e *Emulator) handleCallInfo(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
+	s, g, found := e.live(w, agent)
+	if !found {
+		return
+	}
+	snap, found := e.snapshot(w, r, g)
+	if !found {
+		return
+	}
+	var c *gateway.CallInfo
+	if len(snap.Calls) > 0 {
+		c = &snap.Calls[0]
+	} else if strings.EqualFold(r.URL.Query().Get("isNoContainLastCall"), "true") {
+		e.mu.Lock()
+		c = s.lastCall
+		e.mu.Unlock()
+	}
+	if c == nil {
+		ok(w, nil)
+		return
+	}
+	ok(w, e.callInfoObject(c))
+}
+
+// callInfoObject is the CallInfo of table 6-202 for a neutral call.
+func (e *Emulator) callInfoObject(c *gateway.CallInfo) map[string]any {
+	e.mu.Lock()
+	id := e.hwCallIDLocked(c.ID)
+	e.mu.Unlock()
+	feature := 0
+	if c.Direction == "outbound" {
+		feature = 7
+	}
+	data := ""
+	if len(c.Data) > 0 {
+		b, _ := json.Marshal(c.Data)
+		data = string(b)
+	}
+	var begin any
+	if !c.Since.IsZero() {
+		begin = c.Since.UnixMilli()
+	}
+	return map[string]any{
+		"callfeature": feature, "callid": id, "caller": c.Caller, "called": c.Callee,
+		"callskill": c.Queue, "callskillid": skillID(c.Queue), "orgicallednum": "",
+		"calldata": data, "begintime": begin, "endtime": nil, "userPriority": 0,
+		"trunkNo": 65535, "logontimes": 0, "mediaType": 5, "mediaAbility": 1,
+		"waitTime": 0, "trace": nil,
+	}
+}
