@@ -1,0 +1,423 @@
+package huawei
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentbar/agentbar/proxy/gateway"
+)
+
+// Agent is one entry of the proxy's agent directory (secrets).
+type Agent struct {
+	// WorkNo is the CC-Gateway agent work number (101-59999), the
+	// {agentid} of every path.
+	WorkNo string
+	// Password is the CTI platform work-number password.
+	Password string
+	// PhoneNumber is the soft-phone number bound at sign-in (phonenum).
+	PhoneNumber string
+}
+
+// String hides the password if an Agent is ever printed.
+func (a Agent) String() string { return fmt.Sprintf("Agent{WorkNo:%s}", a.WorkNo) }
+
+// Config configures an Adapter.
+type Config struct {
+	// BaseURL is the CC-Gateway base, e.g. https://cc-gw.example.com:8043;
+	// operations live under /agentgateway/resource/.
+	BaseURL string
+	// HTTPClient carries the TLS settings; http.DefaultClient if nil. Its
+	// Timeout, if set, must exceed the long-poll hold (about 10 s).
+	HTTPClient *http.Client
+	// Agents maps the bar's agent id to the directory entry.
+	Agents map[string]Agent
+	// PollMinGap and PollMaxGap bound the pause between event polls:
+	// default 200 ms and 500 ms (the seed's rule).
+	PollMinGap, PollMaxGap time.Duration
+	// ErrorBackoff is the pause after a non-200 poll answer; at least 1 s.
+	ErrorBackoff time.Duration
+	// PollTimeout bounds one event poll (default 30 s); CallTimeout bounds
+	// every other call (default 10 s).
+	PollTimeout, CallTimeout time.Duration
+	// DefaultRest is the rest length when a rest command has none
+	// (default 30 min; the CTI takes 1 s to 86399 s).
+	DefaultRest time.Duration
+	// ManualAnswer signs agents in with autoanswer=false, so calls ring
+	// (AgentEvent_Ringing) until answered.
+	ManualAnswer bool
+	// WrapUp signs agents in with autoenteridle=false, so calls end in
+	// wrap-up instead of ready.
+	WrapUp bool
+	// Reasons are the not-ready (200-250) and rest (0-255) reasons offered.
+	Reasons []gateway.Reason
+	// Now and After are the clock; time.Now and time.After if nil.
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
+	// Logger receives the adapter's logs; slog.Default() if nil.
+	Logger *slog.Logger
+	// CMS enables the C2-signed statistics client.
+	CMS *CMSConfig
+	// Fabric enables the C1 token source for /apiaccess calls.
+	Fabric *FabricConfig
+}
+
+// Adapter is the Huawei CEC gateway.Gateway.
+type Adapter struct {
+	cfg    Config
+	base   string
+	hc     *http.Client
+	log    *slog.Logger
+	codes  map[string]retcodeInfo
+	cms    *CMSClient
+	fabric *TokenSource
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex // per work number: sign-in and sign-out never overlap
+}
+
+var _ gateway.Gateway = (*Adapter)(nil)
+
+// New validates cfg and builds an Adapter.
+func New(cfg Config) (*Adapter, error) {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("huawei: BaseURL must be an http(s) URL")
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	if cfg.PollMinGap == 0 {
+		cfg.PollMinGap = 200 * time.Millisecond
+	}
+	if cfg.PollMaxGap == 0 {
+		cfg.PollMaxGap = 500 * time.Millisecond
+	}
+	if cfg.PollMinGap < 200*time.Millisecond || cfg.PollMaxGap < cfg.PollMinGap {
+		return nil, errors.New("huawei: poll gaps must satisfy 200ms <= PollMinGap <= PollMaxGap")
+	}
+	cfg.ErrorBackoff = max(cfg.ErrorBackoff, time.Second)
+	if cfg.PollTimeout == 0 {
+		cfg.PollTimeout = 30 * time.Second
+	}
+	if cfg.CallTimeout == 0 {
+		cfg.CallTimeout = 10 * time.Second
+	}
+	if cfg.DefaultRest == 0 {
+		cfg.DefaultRest = 30 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.After == nil {
+		cfg.After = time.After
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	for id, ag := range cfg.Agents {
+		if n, err := strconv.Atoi(ag.WorkNo); err != nil || n < 1 || n > 59999 {
+			return nil, fmt.Errorf("huawei: agent %q: WorkNo must be a number in 1-59999", id)
+		}
+	}
+	for _, r := range cfg.Reasons {
+		n, err := strconv.Atoi(r.Code)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("huawei: reason %q is not a number", r.Code)
+		case r.Rest && (n < 0 || n > 255):
+			return nil, fmt.Errorf("huawei: rest reason %q outside 0-255", r.Code)
+		case !r.Rest && (n < 200 || n > 250):
+			return nil, fmt.Errorf("huawei: not-ready reason %q outside 200-250", r.Code)
+		}
+	}
+	a := &Adapter{
+		cfg:   cfg,
+		base:  strings.TrimRight(cfg.BaseURL, "/") + "/agentgateway/resource/",
+		hc:    cfg.HTTPClient,
+		log:   cfg.Logger,
+		codes: retcodeTable(),
+		locks: map[string]*sync.Mutex{},
+	}
+	if cfg.CMS != nil {
+		if a.cms, err = NewCMSClient(*cfg.CMS, cfg.HTTPClient, cfg.Now, cfg.Logger); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Fabric != nil {
+		if a.fabric, err = NewTokenSource(*cfg.Fabric, cfg.HTTPClient, cfg.Now, cfg.Logger); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// CMS is the C2-signed CMS client, nil unless configured.
+func (a *Adapter) CMS() *CMSClient { return a.cms }
+
+// Fabric is the C1 token source, nil unless configured.
+func (a *Adapter) Fabric() *TokenSource { return a.fabric }
+
+// Reasons lists the configured not-ready and rest reasons.
+func (a *Adapter) Reasons() []gateway.Reason {
+	return append([]gateway.Reason(nil), a.cfg.Reasons...)
+}
+
+// Ready reports whether CC-Gateway answers HTTP at all: a transport error
+// or a 5xx status means unavailable.
+func (a *Adapter) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.CallTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base, nil)
+	if err != nil {
+		return gateway.Errorf(gateway.CodeInternal, "bad CC-Gateway URL")
+	}
+	req.Header.Set("Content-Type", "application/json; charset=UTF-8")
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		a.log.Warn("huawei: CC-Gateway unreachable", "err", redactURLErr(err))
+		return gateway.Errorf(gateway.CodeUnavailable, "CC-Gateway unreachable / 无法连接 CC-Gateway")
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		return gateway.Errorf(gateway.CodeUnavailable, "CC-Gateway answered HTTP %d / CC-Gateway 返回 HTTP %d", resp.StatusCode, resp.StatusCode)
+	}
+	return nil
+}
+
+// agentLock is the mutex serializing sign-in and sign-out of one work number.
+func (a *Adapter) agentLock(workNo string) *sync.Mutex {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m, ok := a.locks[workNo]
+	if !ok {
+		m = &sync.Mutex{}
+		a.locks[workNo] = m
+	}
+	return m
+}
+
+// signInBody is the sign-in request (table 6-3); forcelogin takes the same.
+type signInBody struct {
+	Password      string `json:"password"`
+	PhoneNum      string `json:"phonenum"`
+	Status        int    `json:"status"`
+	AutoAnswer    bool   `json:"autoanswer"`
+	AutoEnterIdle bool   `json:"autoenteridle"`
+	ReleasePhone  bool   `json:"releasephone"`
+	AgentType     int    `json:"agenttype"`
+}
+
+// statusBusy is the sign-in status that leaves the agent not ready.
+const statusBusy = 3
+
+// SignIn signs the agent in (forcing out another session when opts.Force),
+// starts its event loop and returns the session. The first event is the
+// agent's state, not ready.
+func (a *Adapter) SignIn(ctx context.Context, agent string, opts gateway.SignInOptions, sink func(gateway.Event)) (gateway.Session, error) {
+	if sink == nil {
+		return nil, gateway.Errorf(gateway.CodeBadRequest, "no event sink")
+	}
+	dir, ok := a.cfg.Agents[agent]
+	if !ok {
+		return nil, gateway.Errorf(gateway.CodeUnknownAgent, "unknown agent / 未知座席")
+	}
+	phone := dir.PhoneNumber
+	if phone == "" {
+		phone = phoneUser(opts.Phone)
+	}
+	if phone == "" {
+		return nil, gateway.Errorf(gateway.CodeBadRequest, "no phone number to bind / 没有可绑定的话机号码")
+	}
+	lock := a.agentLock(dir.WorkNo)
+	lock.Lock()
+	defer lock.Unlock()
+
+	c := &conn{a: a, workNo: dir.WorkNo, agent: agent}
+	body := signInBody{
+		Password: dir.Password, PhoneNum: phone, Status: statusBusy,
+		AutoAnswer: !a.cfg.ManualAnswer, AutoEnterIdle: !a.cfg.WrapUp,
+		ReleasePhone: true, AgentType: 4,
+	}
+	env, err := c.call(ctx, http.MethodPut, "onlineagent/"+dir.WorkNo, nil, body, false)
+	if err != nil {
+		return nil, err
+	}
+	rc := env.Retcode.String()
+	if rc == "100-002" && opts.Force {
+		a.log.Info("huawei: agent signed in elsewhere, forcing sign-in", "agent", agent)
+		env, err = c.call(ctx, http.MethodPut, "onlineagent/"+dir.WorkNo+"/forcelogin", nil, body, false)
+		if err != nil {
+			return nil, err
+		}
+		rc = env.Retcode.String()
+	}
+	if rc != "0" {
+		a.log.Info("huawei: sign-in refused", "agent", agent, "retcode", rc)
+		return nil, codeFor(a.codes, rc, "sign-in")
+	}
+	if !c.hasGuid() {
+		a.log.Error("huawei: sign-in response carried no Guid header", "agent", agent)
+		return nil, gateway.Errorf(gateway.CodeUnavailable, "sign-in answer lacks the session credential / 签入响应缺少会话凭据")
+	}
+	var res signInResult
+	if len(env.Result) > 0 {
+		if err := json.Unmarshal(env.Result, &res); err != nil {
+			a.log.Warn("huawei: sign-in result unreadable", "agent", agent, "err", err)
+		}
+	}
+	s := newSession(c, sink)
+	a.log.Info("huawei: agent signed in", "agent", agent, "workno", dir.WorkNo, "server", res.ServerName.String())
+	s.emit(s.stateEvent(gateway.StateNotReady, ""))
+	if res.IsForceChange.Bool() {
+		s.emit(gateway.Event{Type: gateway.EvNotice, Time: a.cfg.Now(), Code: "password_change_required",
+			Message: "the CTI password must be changed before calls work / 需先修改座席密码才能处理呼叫"})
+	}
+	if len(opts.Queues) > 0 {
+		q := url.Values{"skillid": {strings.Join(opts.Queues, ";")}, "phonelinkage": {"0"}}
+		if env, err := c.call(ctx, http.MethodPost, "onlineagent/"+dir.WorkNo+"/resetskill/false", q, nil, true); err != nil || env.Retcode != "0" {
+			a.log.Warn("huawei: joining queues failed", "agent", agent)
+			s.emit(gateway.Event{Type: gateway.EvNotice, Time: a.cfg.Now(), Code: "queues_not_joined",
+				Message: "could not join the chosen queues / 无法签入所选技能队列"})
+		}
+	}
+	go s.loop()
+	return s, nil
+}
+
+// phoneUser is the user part of a SIP address ("sip:40038@host" -> "40038").
+func phoneUser(p string) string {
+	p = strings.TrimPrefix(strings.TrimPrefix(p, "sips:"), "sip:")
+	if i := strings.IndexByte(p, '@'); i >= 0 {
+		p = p[:i]
+	}
+	return p
+}
+
+// conn is one agent's CC-Gateway connection: the work number and the
+// current Guid, which it replaces from every response's headers.
+type conn struct {
+	a      *Adapter
+	workNo string
+	agent  string // the bar's id, for logs
+
+	mu   sync.Mutex
+	guid string
+}
+
+func (c *conn) hasGuid() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.guid != ""
+}
+
+// takeGuid applies the client rule of §2.4: Set-GUID (after an optional
+// JSESSIONID= prefix) wins over Guid; absent headers change nothing.
+func (c *conn) takeGuid(h http.Header) {
+	g := strings.TrimSpace(h.Get("Set-GUID"))
+	if g != "" {
+		g = strings.TrimSpace(strings.TrimPrefix(g, "JSESSIONID="))
+		if i := strings.IndexByte(g, ';'); i >= 0 {
+			g = g[:i]
+		}
+	}
+	if g == "" {
+		g = strings.TrimSpace(h.Get("Guid"))
+	}
+	if g == "" {
+		return
+	}
+	c.mu.Lock()
+	changed := g != c.guid && c.guid != ""
+	c.guid = g
+	c.mu.Unlock()
+	if changed {
+		c.a.log.Debug("huawei: session credential rotated", "agent", c.agent)
+	}
+}
+
+// call performs one CC-Gateway operation on path (relative to
+// /agentgateway/resource/) and returns its envelope. withGuid sends the
+// Guid header. Transport failures and non-200 answers are unavailable
+// errors; the retcode is left to the caller.
+func (c *conn) call(ctx context.Context, method, path string, q url.Values, body any, withGuid bool) (*envelope, error) {
+	return c.callTimeout(ctx, method, path, q, body, withGuid, c.a.cfg.CallTimeout)
+}
+
+func (c *conn) callTimeout(ctx context.Context, method, path string, q url.Values, body any, withGuid bool, timeout time.Duration) (*envelope, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return nil, gateway.Errorf(gateway.CodeInternal, "request encoding failed")
+		}
+		rd = bytes.NewReader(raw)
+	}
+	u := c.a.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, gateway.Errorf(gateway.CodeInternal, "bad request path")
+	}
+	req.Header.Set("Content-Type", "application/json; charset=UTF-8")
+	if withGuid {
+		c.mu.Lock()
+		req.Header.Set("Guid", c.guid)
+		c.mu.Unlock()
+	}
+	op := opName(path)
+	resp, err := c.a.hc.Do(req)
+	if err != nil {
+		if ctx.Err() == nil || errors.Is(err, context.DeadlineExceeded) {
+			c.a.log.Warn("huawei: CC-Gateway call failed", "agent", c.agent, "op", op, "err", redactURLErr(err))
+		}
+		return nil, &gateway.Error{Code: gateway.CodeUnavailable, Message: "CC-Gateway unreachable / 无法连接 CC-Gateway"}
+	}
+	defer resp.Body.Close()
+	c.takeGuid(resp.Header)
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		c.a.log.Warn("huawei: CC-Gateway answered non-200", "agent", c.agent, "op", op, "status", resp.StatusCode)
+		return nil, gateway.Errorf(gateway.CodeUnavailable, "CC-Gateway answered HTTP %d / CC-Gateway 返回 HTTP %d", resp.StatusCode, resp.StatusCode)
+	}
+	var env envelope
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&env); err != nil {
+		c.a.log.Warn("huawei: CC-Gateway answer unreadable", "agent", c.agent, "op", op, "err", err)
+		return nil, gateway.Errorf(gateway.CodeUnavailable, "CC-Gateway answer unreadable / CC-Gateway 响应无法解析")
+	}
+	return &env, nil
+}
+
+// opName is a path's operation for logs: the segments without the work
+// number and without query-like values (e.g. "onlineagent/sayfree").
+func opName(path string) string {
+	segs := strings.Split(path, "/")
+	if len(segs) <= 2 {
+		return segs[0]
+	}
+	return segs[0] + "/" + segs[2]
+}
+
+// jitter is a pause in [lo, hi].
+func jitter(lo, hi time.Duration) time.Duration {
+	if hi <= lo {
+		return lo
+	}
+	return lo + rand.N(hi-lo+1)
+}
