@@ -22,8 +22,12 @@ import (
 	"github.com/agentbar/agentbar/proxy/sipedge"
 	"github.com/agentbar/agentbar/server/callcenter"
 	"github.com/agentbar/agentbar/server/config"
+	"github.com/agentbar/agentbar/server/huaweiemu"
 	"github.com/agentbar/agentbar/server/metrics"
 )
+
+// option adjusts a Server before it starts (tests only).
+type option func(*Server)
 
 // Server is the agentbar process: the proxy's HTTP surface over the event
 // log, the gateway (the built-in call center's local adapter by default),
@@ -35,18 +39,24 @@ type Server struct {
 	events  *eventlog.Log
 	cc      *callcenter.CallCenter // nil when the built-in call center is off
 	gw      gateway.Gateway
+	hwDemo  *huaweiDemo // the emulated CC-Gateway of the Huawei demo, or nil
 	hub     *control.Hub
 	edge    *sipedge.Edge
 	verify  *auth.Verifier
 	issuer  *auth.Issuer
 	sipKey  []byte
 	handler http.Handler
+	// huaweiEmulatorHook, if set (tests), edits the demo emulator's configuration.
+	huaweiEmulatorHook func(*huaweiemu.Config)
 }
 
 // New builds a Server from cfg: it opens the event log and starts the
 // built-in call center (its SIP listeners) but serves no HTTP until Run.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...option) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
+	for _, o := range opts {
+		o(s)
+	}
 	hmacKey, err := secret(cfg.Auth.HMACKey, "auth.hmac_key", log)
 	if err != nil {
 		return nil, err
@@ -74,12 +84,24 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 			s.events.Close()
 			return nil, fmt.Errorf("call center: %w", err)
 		}
+	}
+	switch {
+	case huaweiConfigured(cfg):
+		if err = s.startHuawei(); err != nil {
+			s.Close(ctx)
+			return nil, fmt.Errorf("huawei gateway: %w", err)
+		}
+	case s.cc != nil:
 		s.gw = s.cc.Gateway()
-	} else {
+	default:
 		s.events.Close()
-		return nil, errors.New("no gateway configured: enable the built-in call center (vendor adapters arrive with their issues)")
+		return nil, errors.New("no gateway configured: enable the built-in call center or gateway.kind huawei")
 	}
 	upstream := cfg.SIP.Upstream
+	if upstream == "" && s.cc == nil {
+		s.Close(ctx)
+		return nil, errors.New("sip.upstream: no registrar for the soft phones without the built-in call center")
+	}
 	if upstream == "" {
 		// TCP, not UDP: an INVITE carrying a WebRTC offer (ICE candidates,
 		// DTLS fingerprint) is larger than the 1300 bytes sipgo sends
@@ -227,6 +249,9 @@ func (s *Server) Close(ctx context.Context) {
 	}
 	if s.edge != nil {
 		s.edge.Close()
+	}
+	if s.hwDemo != nil {
+		s.hwDemo.close(ctx)
 	}
 	if s.cc != nil {
 		s.cc.Close(ctx)

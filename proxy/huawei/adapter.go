@@ -60,6 +60,14 @@ type Config struct {
 	// WrapUp signs agents in with autoenteridle=false, so calls end in
 	// wrap-up instead of ready.
 	WrapUp bool
+	// ResignInAttempts bounds the sign-ins tried when CC-Gateway forgets a
+	// live session (100-006 or 000-003 on the event poll, as after its
+	// restart): default 3; negative turns re-sign-in off, so the agent is
+	// signed out at once.
+	ResignInAttempts int
+	// ResignInBackoff is the pause before the second re-sign-in, doubled
+	// before each further one; default 1 s.
+	ResignInBackoff time.Duration
 	// Reasons are the not-ready (200-250) and rest (0-255) reasons offered.
 	Reasons []gateway.Reason
 	// Now and After are the clock; time.Now and time.After if nil.
@@ -113,6 +121,12 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	if cfg.CallTimeout == 0 {
 		cfg.CallTimeout = 10 * time.Second
+	}
+	if cfg.ResignInAttempts == 0 {
+		cfg.ResignInAttempts = 3
+	}
+	if cfg.ResignInBackoff <= 0 {
+		cfg.ResignInBackoff = time.Second
 	}
 	if cfg.DefaultRest == 0 {
 		cfg.DefaultRest = 30 * time.Minute
@@ -241,60 +255,67 @@ func (a *Adapter) SignIn(ctx context.Context, agent string, opts gateway.SignInO
 	if phone == "" {
 		return nil, gateway.Errorf(gateway.CodeBadRequest, "no phone number to bind / 没有可绑定的话机号码")
 	}
-	lock := a.agentLock(dir.WorkNo)
-	lock.Lock()
-	defer lock.Unlock()
-
 	c := &conn{a: a, workNo: dir.WorkNo, agent: agent}
 	body := signInBody{
 		Password: dir.Password, PhoneNum: phone, Status: statusBusy,
 		AutoAnswer: !a.cfg.ManualAnswer, AutoEnterIdle: !a.cfg.WrapUp,
 		ReleasePhone: true, AgentType: 4,
 	}
-	env, err := c.call(ctx, http.MethodPut, "onlineagent/"+dir.WorkNo, nil, body, false)
+	res, err := a.login(ctx, c, body, opts.Force)
 	if err != nil {
 		return nil, err
 	}
-	rc := env.Retcode.String()
-	if rc == "100-002" && opts.Force {
-		a.log.Info("huawei: agent signed in elsewhere, forcing sign-in", "agent", agent)
-		env, err = c.call(ctx, http.MethodPut, "onlineagent/"+dir.WorkNo+"/forcelogin", nil, body, false)
-		if err != nil {
-			return nil, err
-		}
-		rc = env.Retcode.String()
-	}
-	if rc != "0" {
-		a.log.Info("huawei: sign-in refused", "agent", agent, "retcode", rc)
-		return nil, codeFor(a.codes, rc, "sign-in")
-	}
-	if !c.hasGuid() {
-		a.log.Error("huawei: sign-in response carried no Guid header", "agent", agent)
-		return nil, gateway.Errorf(gateway.CodeUnavailable, "sign-in answer lacks the session credential / 签入响应缺少会话凭据")
-	}
-	var res signInResult
-	if len(env.Result) > 0 {
-		if err := json.Unmarshal(env.Result, &res); err != nil {
-			a.log.Warn("huawei: sign-in result unreadable", "agent", agent, "err", err)
-		}
-	}
 	s := newSession(c, sink)
+	s.login, s.queues = body, opts.Queues
 	a.log.Info("huawei: agent signed in", "agent", agent, "workno", dir.WorkNo, "server", res.ServerName.String())
 	s.emit(s.stateEvent(gateway.StateNotReady, ""))
 	if res.IsForceChange.Bool() {
 		s.emit(gateway.Event{Type: gateway.EvNotice, Time: a.cfg.Now(), Code: "password_change_required",
 			Message: "the CTI password must be changed before calls work / 需先修改座席密码才能处理呼叫"})
 	}
-	if len(opts.Queues) > 0 {
-		q := url.Values{"skillid": {strings.Join(opts.Queues, ";")}, "phonelinkage": {"0"}}
-		if env, err := c.call(ctx, http.MethodPost, "onlineagent/"+dir.WorkNo+"/resetskill/false", q, nil, true); err != nil || env.Retcode != "0" {
-			a.log.Warn("huawei: joining queues failed", "agent", agent)
-			s.emit(gateway.Event{Type: gateway.EvNotice, Time: a.cfg.Now(), Code: "queues_not_joined",
-				Message: "could not join the chosen queues / 无法签入所选技能队列"})
-		}
-	}
+	s.joinQueues(ctx)
 	go s.loop()
 	return s, nil
+}
+
+// login signs c's agent in with body (forcing when force and the agent is
+// signed in elsewhere), holding the work number's lock, and leaves the new
+// Guid in c.
+func (a *Adapter) login(ctx context.Context, c *conn, body signInBody, force bool) (signInResult, error) {
+	var res signInResult
+	lock := a.agentLock(c.workNo)
+	lock.Lock()
+	defer lock.Unlock()
+	c.mu.Lock()
+	c.guid = "" // a Guid of an earlier session must not pass for the new one
+	c.mu.Unlock()
+	env, err := c.call(ctx, http.MethodPut, "onlineagent/"+c.workNo, nil, body, false)
+	if err != nil {
+		return res, err
+	}
+	rc := env.Retcode.String()
+	if rc == "100-002" && force {
+		a.log.Info("huawei: agent signed in elsewhere, forcing sign-in", "agent", c.agent)
+		env, err = c.call(ctx, http.MethodPut, "onlineagent/"+c.workNo+"/forcelogin", nil, body, false)
+		if err != nil {
+			return res, err
+		}
+		rc = env.Retcode.String()
+	}
+	if rc != "0" {
+		a.log.Info("huawei: sign-in refused", "agent", c.agent, "retcode", rc)
+		return res, codeFor(a.codes, rc, "sign-in")
+	}
+	if !c.hasGuid() {
+		a.log.Error("huawei: sign-in response carried no Guid header", "agent", c.agent)
+		return res, gateway.Errorf(gateway.CodeUnavailable, "sign-in answer lacks the session credential / 签入响应缺少会话凭据")
+	}
+	if len(env.Result) > 0 {
+		if err := json.Unmarshal(env.Result, &res); err != nil {
+			a.log.Warn("huawei: sign-in result unreadable", "agent", c.agent, "err", err)
+		}
+	}
+	return res, nil
 }
 
 // phoneUser is the user part of a SIP address ("sip:40038@host" -> "40038").

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,9 @@ type session struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	login  signInBody // the sign-in request, repeated by a re-sign-in (holds the password)
+	queues []string   // the queues chosen at sign-in
 
 	mu            sync.Mutex
 	ended         bool // signed_out emitted
@@ -151,6 +155,12 @@ func (s *session) loop() {
 			wait = cfg.ErrorBackoff
 		case isFatalPollCode(env.Retcode.String()):
 			rc := env.Retcode.String()
+			if (rc == "100-006" || rc == "000-003") && s.resignIn(rc) {
+				continue // poll again at once with the new Guid
+			}
+			if s.ctx.Err() != nil {
+				return
+			}
 			s.a.log.Info("huawei: agent signed out by the contact center", "agent", s.c.agent, "retcode", rc)
 			s.endSession(gateway.CodeSessionLost, codeFor(s.a.codes, rc, "events").Message)
 			return
@@ -165,6 +175,79 @@ func (s *session) loop() {
 		if !s.sleep(wait) {
 			return
 		}
+	}
+}
+
+// resignIn signs the agent in again after CC-Gateway forgot the session
+// (rc, on the event poll): up to ResignInAttempts sign-ins, the first at
+// once, then after ResignInBackoff doubling each time. A refusal that
+// retrying cannot cure (wrong password, signed in elsewhere, bad
+// parameters) stops early. On success the calls the session tracked are
+// ended, and the page gets a notice and the fresh state (not ready).
+func (s *session) resignIn(rc string) bool {
+	cfg := s.a.cfg
+	if cfg.ResignInAttempts < 0 {
+		return false
+	}
+	s.a.log.Info("huawei: the contact center lost the session, signing the agent in again", "agent", s.c.agent, "retcode", rc)
+	backoff := cfg.ResignInBackoff
+	for i := range cfg.ResignInAttempts {
+		if i > 0 {
+			if !s.sleep(backoff) {
+				return false
+			}
+			backoff *= 2
+		}
+		_, err := s.a.login(s.ctx, s.c, s.login, false)
+		if s.ctx.Err() != nil {
+			return false
+		}
+		if err == nil {
+			s.restarted()
+			s.a.log.Info("huawei: agent signed in again", "agent", s.c.agent, "attempt", i+1)
+			return true
+		}
+		code := gateway.CodeOf(err)
+		s.a.log.Warn("huawei: re-sign-in failed", "agent", s.c.agent, "attempt", i+1, "code", string(code))
+		switch code {
+		case gateway.CodeUnknownAgent, gateway.CodeSignedInElse, gateway.CodeBadRequest:
+			return false
+		}
+	}
+	return false
+}
+
+// restarted resets the session after a re-sign-in: the calls it tracked
+// are gone with the old session; the agent starts not ready again.
+func (s *session) restarted() {
+	now := s.a.cfg.Now()
+	s.mu.Lock()
+	var evs []gateway.Event
+	for _, id := range s.order {
+		evs = append(evs, gateway.Event{Type: gateway.EvCallEnded, Time: now, Call: cloneCall(s.calls[id].info), Cause: "session_lost"})
+	}
+	s.calls, s.order = map[string]*trackedCall{}, nil
+	s.consultID, s.consultTarget = "", gateway.Target{}
+	s.suppressReady = true
+	s.lastEmitted.st, s.lastEmitted.reason = "", "" // the page must get the fresh state even if unchanged
+	s.mu.Unlock()
+	evs = append(evs, gateway.Event{Type: gateway.EvNotice, Time: now, Code: "session_restored",
+		Message: "the contact center lost the session; the agent was signed in again and is not ready / 呼叫中心会话丢失，已重新签入（未就绪）"})
+	evs = append(evs, s.stateEvent(gateway.StateNotReady, ""))
+	s.emit(evs...)
+	s.joinQueues(s.ctx)
+}
+
+// joinQueues puts the agent in the queues chosen at sign-in, if any.
+func (s *session) joinQueues(ctx context.Context) {
+	if len(s.queues) == 0 {
+		return
+	}
+	q := url.Values{"skillid": {strings.Join(s.queues, ";")}, "phonelinkage": {"0"}}
+	if env, err := s.c.call(ctx, http.MethodPost, "onlineagent/"+s.c.workNo+"/resetskill/false", q, nil, true); err != nil || env.Retcode != "0" {
+		s.a.log.Warn("huawei: joining queues failed", "agent", s.c.agent)
+		s.emit(gateway.Event{Type: gateway.EvNotice, Time: s.a.cfg.Now(), Code: "queues_not_joined",
+			Message: "could not join the chosen queues / 无法签入所选技能队列"})
 	}
 }
 

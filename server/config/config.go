@@ -26,6 +26,88 @@ type Config struct {
 	SIP            SIP        `yaml:"sip"`
 	Bus            Bus        `yaml:"bus"`
 	CallCenter     CallCenter `yaml:"callcenter"`
+	Gateway        Gateway    `yaml:"gateway"`
+}
+
+// Gateway kinds.
+const (
+	GatewayLocal  = "local"  // the built-in call center directly
+	GatewayHuawei = "huawei" // the Huawei CEC adapter (CC-Gateway, or its emulator)
+)
+
+// Gateway selects the contact center the proxy drives.
+type Gateway struct {
+	// Kind is "local" (default) or "huawei" (env AGENTBAR_GATEWAY).
+	Kind   string `yaml:"kind"`
+	Huawei Huawei `yaml:"huawei"`
+}
+
+// Huawei configures the Huawei CEC adapter.
+type Huawei struct {
+	// BaseURL is the CC-Gateway, e.g. https://cc-gw.example.com:8043 (env
+	// AGENTBAR_HUAWEI_BASE_URL). Empty: demo mode, the built-in emulator
+	// in front of the built-in call center on its own loopback listener.
+	BaseURL string `yaml:"base_url"`
+	// CAFile is a PEM bundle trusted for the CC-Gateway's (and CMS's)
+	// certificate, besides the system roots.
+	CAFile string `yaml:"ca_file"`
+	// InsecureSkipVerify turns certificate checks off (lab use only).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Agents maps the bar's agent id to the CTI account. In demo mode an
+	// agent of the call center that is not listed gets work_no = its id, a
+	// random password for this run and phone = its id.
+	Agents map[string]HuaweiAgent `yaml:"agents"`
+	// Reasons are the not-ready (200-250) and rest (0-255) reason codes of
+	// the contact center. Demo mode: the call center's reasons, numbered.
+	Reasons []Reason `yaml:"reasons"`
+	// ManualAnswer (default true): calls ring until the agent answers.
+	ManualAnswer *bool `yaml:"manual_answer"`
+	// WrapUp (default true): calls end in wrap-up, not ready.
+	WrapUp *bool      `yaml:"wrap_up"`
+	Poll   HuaweiPoll `yaml:"poll"`
+	// CMS is the optional CC-CMS account for statistics (AK/SK signed).
+	CMS  HuaweiCMS  `yaml:"cms"`
+	Demo HuaweiDemo `yaml:"demo"`
+}
+
+// HuaweiAgent is one agent's CTI account. The password can come from
+// AGENTBAR_HUAWEI_PASSWORD_<ID> (the id upper-cased, other than letters
+// and digits as _).
+type HuaweiAgent struct {
+	WorkNo   string `yaml:"work_no"`
+	Password string `yaml:"password"`
+	Phone    string `yaml:"phone"` // bound at sign-in; empty = the agent id
+}
+
+// HuaweiPoll overrides the adapter's timers (zero = its default).
+type HuaweiPoll struct {
+	MinGap       time.Duration `yaml:"min_gap"`       // between event polls; default 200ms (at least)
+	MaxGap       time.Duration `yaml:"max_gap"`       // default 500ms
+	ErrorBackoff time.Duration `yaml:"error_backoff"` // after a failed poll; default (and at least) 1s
+	Timeout      time.Duration `yaml:"timeout"`       // one event poll; default 30s
+	CallTimeout  time.Duration `yaml:"call_timeout"`  // any other call; default 10s
+	// ResignInAttempts after CC-Gateway lost a session (default 3; -1 off)
+	// and the backoff before the second (default 1s, doubling).
+	ResignInAttempts int           `yaml:"resign_in_attempts"`
+	ResignInBackoff  time.Duration `yaml:"resign_in_backoff"`
+}
+
+// HuaweiCMS is the CC-CMS account (env AGENTBAR_HUAWEI_CMS_BASE_URL,
+// AGENTBAR_HUAWEI_CMS_AK, AGENTBAR_HUAWEI_CMS_SK).
+type HuaweiCMS struct {
+	BaseURL string `yaml:"base_url"`
+	AK      string `yaml:"ak"`
+	SK      string `yaml:"sk"`
+	CCID    int    `yaml:"ccid"` // default 1
+	VDN     int    `yaml:"vdn"`  // default 1
+}
+
+// HuaweiDemo tunes the built-in emulator (demo mode only).
+type HuaweiDemo struct {
+	Listen       string        `yaml:"listen"`        // default 127.0.0.1:0 (a free loopback port)
+	GuidInterval time.Duration `yaml:"guid_interval"` // Guid rotation; default 60s
+	GuidTimeout  time.Duration `yaml:"guid_timeout"`  // old Guids stay valid; default 120s
+	PollHold     time.Duration `yaml:"poll_hold"`     // empty poll held; default 10s
 }
 
 // Auth configures JWTs.
@@ -135,9 +217,30 @@ func (c *Config) applyEnv(env func(string) string) {
 	set(&c.Bus.StoreDir, "AGENTBAR_BUS_STORE_DIR")
 	set(&c.CallCenter.AgentListen, "AGENTBAR_CALLCENTER_AGENT_LISTEN")
 	set(&c.CallCenter.TrunkListen, "AGENTBAR_CALLCENTER_TRUNK_LISTEN")
+	set(&c.Gateway.Kind, "AGENTBAR_GATEWAY")
+	hw := &c.Gateway.Huawei
+	set(&hw.BaseURL, "AGENTBAR_HUAWEI_BASE_URL")
+	set(&hw.CMS.BaseURL, "AGENTBAR_HUAWEI_CMS_BASE_URL")
+	set(&hw.CMS.AK, "AGENTBAR_HUAWEI_CMS_AK")
+	set(&hw.CMS.SK, "AGENTBAR_HUAWEI_CMS_SK")
+	for id, a := range hw.Agents {
+		set(&a.Password, HuaweiPasswordEnv(id))
+		hw.Agents[id] = a
+	}
 	if v := env("AGENTBAR_ALLOWED_ORIGINS"); v != "" {
 		c.AllowedOrigins = strings.Split(v, ",")
 	}
+}
+
+// HuaweiPasswordEnv is the variable holding agent's CTI password.
+func HuaweiPasswordEnv(agent string) string {
+	b := []byte(strings.ToUpper(agent))
+	for i, ch := range b {
+		if !(ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9') {
+			b[i] = '_'
+		}
+	}
+	return "AGENTBAR_HUAWEI_PASSWORD_" + string(b)
 }
 
 func (c *Config) applyDefaults() {
@@ -170,6 +273,23 @@ func (c *Config) applyDefaults() {
 	def(&cc.MediaIP, "127.0.0.1")
 	defD(&cc.WrapUp, 30*time.Second)
 	defD(&cc.RingTimeout, 20*time.Second)
+	def(&c.Gateway.Kind, GatewayLocal)
+	hw := &c.Gateway.Huawei
+	on := func(p **bool) {
+		if *p == nil {
+			t := true
+			*p = &t
+		}
+	}
+	on(&hw.ManualAnswer)
+	on(&hw.WrapUp)
+	if hw.CMS.CCID == 0 {
+		hw.CMS.CCID = 1
+	}
+	if hw.CMS.VDN == 0 {
+		hw.CMS.VDN = 1
+	}
+	def(&hw.Demo.Listen, "127.0.0.1:0")
 }
 
 func (c *Config) check() error {
@@ -190,5 +310,51 @@ func (c *Config) check() error {
 			errs = append(errs, fmt.Errorf("callcenter.agents: %s has no password", a.ID))
 		}
 	}
+	errs = append(errs, c.checkGateway()...)
 	return errors.Join(errs...)
+}
+
+func (c *Config) checkGateway() []error {
+	var errs []error
+	switch c.Gateway.Kind {
+	case GatewayLocal:
+		if !*c.CallCenter.Enabled {
+			errs = append(errs, errors.New("gateway.kind local needs the built-in call center (callcenter.enabled)"))
+		}
+		return errs
+	case GatewayHuawei:
+	default:
+		return append(errs, fmt.Errorf("gateway.kind %q: want local or huawei", c.Gateway.Kind))
+	}
+	hw := c.Gateway.Huawei
+	if hw.BaseURL == "" {
+		if !*c.CallCenter.Enabled {
+			errs = append(errs, errors.New("gateway.huawei: demo mode (no base_url) needs the built-in call center"))
+		}
+	} else {
+		if !strings.HasPrefix(hw.BaseURL, "http://") && !strings.HasPrefix(hw.BaseURL, "https://") {
+			errs = append(errs, errors.New("gateway.huawei.base_url must be an http(s) URL"))
+		}
+		if len(hw.Agents) == 0 {
+			errs = append(errs, errors.New("gateway.huawei.agents: a real CC-Gateway needs the agent directory"))
+		}
+		if !*c.CallCenter.Enabled && c.SIP.Upstream == "" {
+			errs = append(errs, errors.New("gateway.huawei: without the built-in call center, sip.upstream must name the soft phones' registrar"))
+		}
+	}
+	for id, a := range hw.Agents {
+		if a.WorkNo == "" && hw.BaseURL != "" {
+			errs = append(errs, fmt.Errorf("gateway.huawei.agents: %s has no work_no", id))
+		}
+		if a.Password == "" && hw.BaseURL != "" {
+			errs = append(errs, fmt.Errorf("gateway.huawei.agents: %s has no password (set %s)", id, HuaweiPasswordEnv(id)))
+		}
+	}
+	if (hw.CMS.AK == "") != (hw.CMS.SK == "") || (hw.CMS.AK != "" && hw.CMS.BaseURL == "") {
+		errs = append(errs, errors.New("gateway.huawei.cms needs base_url, ak and sk together"))
+	}
+	if d := hw.Demo; d.GuidInterval != 0 && d.GuidTimeout != 0 && d.GuidInterval >= d.GuidTimeout {
+		errs = append(errs, errors.New("gateway.huawei.demo: guid_interval must be below guid_timeout"))
+	}
+	return errs
 }

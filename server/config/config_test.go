@@ -40,3 +40,51 @@ func TestEnvOverridesAndChecks(t *testing.T) {
 		t.Fatal("unknown key accepted")
 	}
 }
+
+func TestGatewaySection(t *testing.T) {
+	c, err := Load("", func(k string) string { return map[string]string{"AGENTBAR_GATEWAY": "huawei"}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw := c.Gateway.Huawei
+	if c.Gateway.Kind != GatewayHuawei || hw.BaseURL != "" || !*hw.ManualAnswer || !*hw.WrapUp || hw.Demo.Listen != "127.0.0.1:0" {
+		t.Fatalf("AGENTBAR_GATEWAY=huawei: %+v", c.Gateway)
+	}
+	if c, err := Load("../../agentbar.yaml", func(string) string { return "" }); err != nil || c.Gateway.Kind != GatewayLocal {
+		t.Fatalf("sample: kind %q, %v", c.Gateway.Kind, err)
+	}
+
+	path := filepath.Join(t.TempDir(), "hw.yaml")
+	os.WriteFile(path, []byte(`gateway:
+  kind: huawei
+  huawei:
+    base_url: https://cc-gw.example.com:8043
+    ca_file: /etc/ca.pem
+    agents:
+      "a.1": {work_no: "101", phone: "40038"}
+    poll: {min_gap: 300ms, resign_in_attempts: 5}
+    cms: {base_url: https://cms.example.com}
+`), 0o600)
+	env := map[string]string{
+		"AGENTBAR_HUAWEI_PASSWORD_A_1": "cti-secret",
+		"AGENTBAR_HUAWEI_CMS_AK":       "ak", "AGENTBAR_HUAWEI_CMS_SK": "sk",
+	}
+	c, err = Load(path, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw = c.Gateway.Huawei
+	if a := hw.Agents["a.1"]; a.Password != "cti-secret" || a.WorkNo != "101" || hw.CMS.AK != "ak" || hw.CMS.SK != "sk" || hw.Poll.MinGap != 300*time.Millisecond || hw.Poll.ResignInAttempts != 5 || hw.CAFile != "/etc/ca.pem" || hw.InsecureSkipVerify {
+		t.Fatalf("huawei section: %+v", hw)
+	}
+	// Errors name the setting, never the secret.
+	delete(env, "AGENTBAR_HUAWEI_PASSWORD_A_1")
+	delete(env, "AGENTBAR_HUAWEI_CMS_SK")
+	_, err = Load(path, func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "AGENTBAR_HUAWEI_PASSWORD_A_1") || !strings.Contains(err.Error(), "cms") || strings.Contains(err.Error(), "ak\"") {
+		t.Fatalf("missing secrets: %v", err)
+	}
+	if _, err := Load("", func(k string) string { return map[string]string{"AGENTBAR_GATEWAY": "genesys"}[k] }); err == nil {
+		t.Fatal("unknown gateway kind accepted")
+	}
+}

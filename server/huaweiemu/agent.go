@@ -162,7 +162,7 @@ func (e *Emulator) handleSignIn(force bool) handler {
 		e.mu.Lock()
 		now := e.now()
 		s.gw = g
-		s.guid, s.guidAt, s.lastPoll = newGuid(), now, now
+		s.guid, s.guidAt, s.lastPoll = e.newGuidLocked(), now, now
 		e.guids[s.guid] = &guidRec{s: s}
 		e.sessions[agent] = s
 		e.cmsSignedInLocked(agent, now)

@@ -58,6 +58,10 @@ type Config struct {
 	AKSK map[string]string
 	// SignatureSkew bounds the age of an auth-v2 timestamp; default 15 min.
 	SignatureSkew time.Duration
+	// OnGuid, if set, is called with every Guid the emulator issues (at
+	// sign-in and on rotation), under the emulator's lock: for tests that
+	// check no Guid leaks. It must not block or log the value.
+	OnGuid func(guid string)
 	// Clock is the time source; default time.Now.
 	Clock func() time.Time
 	// Logger receives structured logs; default discards. Passwords, Guids,
@@ -271,6 +275,15 @@ func newGuid() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x.%s", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16], serverName)
 }
 
+// newGuidLocked issues a fresh Guid and tells OnGuid.
+func (e *Emulator) newGuidLocked() string {
+	g := newGuid()
+	if e.cfg.OnGuid != nil {
+		e.cfg.OnGuid(g)
+	}
+	return g
+}
+
 // msString is t as epoch milliseconds in a string.
 func msString(t time.Time) string { return fmt.Sprint(t.UnixMilli()) }
 
@@ -355,7 +368,7 @@ func (e *Emulator) rotateLocked(s *session, reqGuid string) string {
 		if rec := e.guids[s.guid]; rec != nil {
 			rec.expires = now.Add(e.cfg.GuidTimeout)
 		}
-		s.guid, s.guidAt = newGuid(), now
+		s.guid, s.guidAt = e.newGuidLocked(), now
 		e.guids[s.guid] = &guidRec{s: s}
 		e.log.Debug("huaweiemu: Guid rotated", "agent", s.agent)
 	}

@@ -12,6 +12,23 @@ import (
 // the call center's order (the i-th not-ready reason is 200+i, the i-th
 // rest reason is 1+i).
 
+// Reasons are the call center's reasons as CC-Gateway numbers them (the
+// codes a client sends to saybusy and rest), with their labels: what a
+// Huawei adapter in front of this emulator offers.
+func (e *Emulator) Reasons() []gateway.Reason {
+	var out []gateway.Reason
+	for _, rest := range []bool{false, true} {
+		base := 200
+		if rest {
+			base = 1
+		}
+		for _, r := range e.reasonList(rest) {
+			out = append(out, gateway.Reason{Code: e.reasonCode(r.Code, rest, base), Label: r.Label, Rest: rest})
+		}
+	}
+	return out
+}
+
 // reasonList is the call center's reasons of one kind, in order.
 func (e *Emulator) reasonList(rest bool) []gateway.Reason {
 	var out []gateway.Reason
