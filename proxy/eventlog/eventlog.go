@@ -180,6 +180,10 @@ func (l *Log) connect(ctx context.Context) error {
 			StoreDir:   l.cfg.StoreDir,
 			DontListen: true,
 			NoSigs:     true,
+			// Every open control channel holds one ordered consumer on
+			// the events stream; the server's default of 1,000 consumers
+			// per stream would refuse the 1,001st bar.
+			JetStreamLimits: server.JSLimitOpts{DefaultMaxConsumers: -1},
 		})
 		if err != nil {
 			return fmt.Errorf("eventlog: embedded nats server: %w", err)
