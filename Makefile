@@ -1,17 +1,17 @@
 # agentbar: `make test` is the one command CI runs; it installs what it needs.
 GO        ?= go
-WASM_PKGS := ./sip/...
+WASM_PKGS := ./sip/... ./wasm/...
 WASM_ENV  := GOOS=js GOARCH=wasm PATH="$(PATH):$(shell $(GO) env GOROOT)/lib/wasm"
 FUZZTIME  ?= 20s
 
-.PHONY: all test setup vet unit wasm-check wasm-test bench fuzz run
+.PHONY: all test setup vet unit wasm wasm-check wasm-test bench fuzz run
 
 all: test
 
 ## test: everything: set-up, vet, unit and interop tests with -race, the js/wasm build and wasm tests
-test: setup vet unit wasm-check wasm-test
+test: setup vet wasm unit wasm-check wasm-test
 
-## setup: install missing system packages (Kamailio, SIPp, Node.js)
+## setup: install missing system packages (Kamailio, SIPp, Chromium, Node.js)
 setup:
 	@scripts/setup.sh
 
@@ -23,6 +23,14 @@ vet:
 unit:
 	$(GO) test -race -count=1 ./...
 
+## wasm: build the agent bar into web/dist (git-ignored), which the server serves at /:
+## bar.<hash>.wasm with .gz and .br beside it, wasm_exec.<hash>.js, index.html, manifest.json
+wasm:
+	@mkdir -p web/dist
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o web/dist/.bar.wasm.build ./wasm/cmd/bar
+	$(GO) run ./wasm/internal/distbuild -in web/dist/.bar.wasm.build -dist web/dist \
+		-page web/static/index.html -wasm-exec "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js"
+
 ## wasm-check: build every package that runs in the browser
 wasm-check:
 	GOOS=js GOARCH=wasm $(GO) build $(WASM_PKGS)
@@ -31,9 +39,11 @@ wasm-check:
 wasm-test:
 	$(WASM_ENV) $(GO) test -count=1 $(WASM_PKGS)
 
-## bench: benchmarks with allocation figures
-bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./sip/...
+## bench: benchmarks with their figures (several minutes; SIPp and Chromium as for test)
+bench: wasm
+	$(GO) test -run='^$$' -bench=. -benchmem ./sip/... ./proxy/... ./server/media/
+	$(GO) test -run='^$$' -bench='^Benchmark(IdleSessionMemory|EventRelay|Registrar|TrunkCallSetup)$$' -benchtime=1x ./server/
+	$(GO) test -run='^$$' -bench=BenchmarkBrowserRegister -benchtime=5x ./web/e2e/
 
 ## fuzz: a short run of each fuzz target (FUZZTIME=5m for longer)
 fuzz:
@@ -42,5 +52,5 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseCredentials -fuzztime=$(FUZZTIME) ./sip/digest/
 
 ## run: the agentbar server with the sample config (built-in call center on loopback)
-run:
+run: wasm
 	$(GO) run ./server/cmd/agentbar -config agentbar.yaml

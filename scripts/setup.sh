@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs and a fresh Debian machine with Go lacks:
-# Kamailio with its WebSocket and ephemeral-auth modules, SIPp (sip-tester)
-# and Node.js (the runner for GOOS=js GOARCH=wasm tests). Skips what is present.
+# Kamailio with its WebSocket and ephemeral-auth modules, SIPp (sip-tester),
+# Chromium (the browser tests of the bar) and Node.js (the runner for
+# GOOS=js GOARCH=wasm tests). Skips what is present.
 set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in kamailio kamailio-websocket-modules kamailio-autheph-modules sip-tester; do
+for pkg in kamailio kamailio-websocket-modules kamailio-autheph-modules sip-tester chromium; do
 	have_pkg "$pkg" || need+=("$pkg")
 done
 command -v node >/dev/null 2>&1 || need+=(nodejs)

@@ -23,7 +23,7 @@ func (s *Server) routes() http.Handler {
 	if s.cc != nil {
 		mux.HandleFunc("POST /v1/demo/calls", s.handleDemoCall)
 	}
-	mux.HandleFunc("GET /{$}", s.handleIndex)
+	mux.Handle("/", webHandler())
 	return mux
 }
 
@@ -100,22 +100,3 @@ func (s *Server) handleDemoCall(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"id": id})
 }
-
-// handleIndex is the landing page until the bar itself is served (issue 4).
-func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'")
-	w.Write([]byte(indexPage))
-}
-
-const indexPage = `<!doctype html><html lang="en"><meta charset="utf-8"><title>agentbar</title>
-<h1>agentbar is running</h1>
-<p>The built-in call center, the control channel and the SIP edge are up. The agent bar page arrives with the browser issue.</p>
-<ul>
-<li><code>POST /v1/session</code> {"agent":"1001","password":"demo1001"}: a JWT</li>
-<li><code>GET /v1/agent/ws</code>: the control channel (docs/control-channel.md)</li>
-<li><code>GET /v1/sip</code>: SIP over WebSocket for the soft phone</li>
-<li><code>POST /v1/demo/calls</code> {"queue":"support"}: a simulated customer call</li>
-<li>SIP trunk: dial <code>sip:support@127.0.0.1:5070</code> from any SIP phone</li>
-<li><a href="/readyz">/readyz</a>, <a href="/metrics">/metrics</a></li>
-</ul></html>`
