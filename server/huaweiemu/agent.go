@@ -76,6 +76,17 @@ func (e *Emulator) do(w http.ResponseWriter, r *http.Request, g gateway.Session,
 	return true
 }
 
+// liveState is live followed by snapshot: the preamble of every operation
+// that depends on the agent's state.
+func (e *Emulator) liveState(w http.ResponseWriter, r *http.Request, agent string) (*session, gateway.Session, gateway.Snapshot, bool) {
+	s, g, found := e.live(w, agent)
+	if !found {
+		return nil, nil, gateway.Snapshot{}, false
+	}
+	snap, found := e.snapshot(w, r, g)
+	return s, g, snap, found
+}
+
 // snapshot is the agent's neutral state, or a refusal answered.
 func (e *Emulator) snapshot(w http.ResponseWriter, r *http.Request, g gateway.Session) (gateway.Snapshot, bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), opTimeout)
@@ -205,11 +216,7 @@ func (e *Emulator) handleLogout(w http.ResponseWriter, r *http.Request, agent st
 	lock := e.agentLock(agent)
 	lock.Lock()
 	defer lock.Unlock()
-	s, g, found := e.live(w, agent)
-	if !found {
-		return
-	}
-	snap, found := e.snapshot(w, r, g)
+	s, g, snap, found := e.liveState(w, r, agent)
 	if !found {
 		return
 	}
@@ -234,11 +241,7 @@ func (e *Emulator) inWork(s *session) bool {
 
 // handleSayFree is POST onlineagent/{agentid}/sayfree.
 func (e *Emulator) handleSayFree(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	s, g, found := e.live(w, agent)
-	if !found {
-		return
-	}
-	snap, found := e.snapshot(w, r, g)
+	s, g, snap, found := e.liveState(w, r, agent)
 	if !found {
 		return
 	}
@@ -285,11 +288,7 @@ func (e *Emulator) handleSayBusy(w http.ResponseWriter, r *http.Request, agent s
 
 // handleCancelBusy is POST onlineagent/{agentid}/cancelbusy.
 func (e *Emulator) handleCancelBusy(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	s, g, found := e.live(w, agent)
-	if !found {
-		return
-	}
-	snap, found := e.snapshot(w, r, g)
+	s, g, snap, found := e.liveState(w, r, agent)
 	if !found {
 		return
 	}
@@ -335,11 +334,7 @@ func (e *Emulator) handleRest(w http.ResponseWriter, r *http.Request, agent stri
 
 // handleCancelRest is POST onlineagent/{agentid}/cancelrest.
 func (e *Emulator) handleCancelRest(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	_, g, found := e.live(w, agent)
-	if !found {
-		return
-	}
-	snap, found := e.snapshot(w, r, g)
+	_, g, snap, found := e.liveState(w, r, agent)
 	if !found {
 		return
 	}
@@ -356,11 +351,7 @@ func (e *Emulator) handleCancelRest(w http.ResponseWriter, r *http.Request, agen
 // requested wrap-up, so the agent is made not ready and the emulator shows
 // that as work (state 5) until cancelwork or sayfree.
 func (e *Emulator) handleWork(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	s, g, found := e.live(w, agent)
-	if !found {
-		return
-	}
-	snap, found := e.snapshot(w, r, g)
+	s, g, snap, found := e.liveState(w, r, agent)
 	if !found {
 		return
 	}
@@ -382,11 +373,7 @@ func (e *Emulator) handleWork(w http.ResponseWriter, r *http.Request, agent stri
 
 // handleCancelWork is POST onlineagent/{agentid}/cancelwork.
 func (e *Emulator) handleCancelWork(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	s, g, found := e.live(w, agent)
-	if !found {
-		return
-	}
-	snap, found := e.snapshot(w, r, g)
+	s, g, snap, found := e.liveState(w, r, agent)
 	if !found {
 		return
 	}
@@ -407,11 +394,7 @@ func (e *Emulator) handleCancelWork(w http.ResponseWriter, r *http.Request, agen
 
 // handleAgentStatus is GET onlineagent/{agentid}/agentstatus (table 6-74).
 func (e *Emulator) handleAgentStatus(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	s, g, found := e.live(w, agent)
-	if !found {
-		return
-	}
-	snap, found := e.snapshot(w, r, g)
+	s, _, snap, found := e.liveState(w, r, agent)
 	if !found {
 		return
 	}

@@ -252,11 +252,7 @@ func (e *Emulator) handleConfJoin(w http.ResponseWriter, r *http.Request, agent 
 
 // handleCallInfo is GET calldata/{agentid}/callinfo (table 6-202).
 func (e *Emulator) handleCallInfo(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	s, g, found := e.live(w, agent)
-	if !found {
-		return
-	}
-	snap, found := e.snapshot(w, r, g)
+	s, _, snap, found := e.liveState(w, r, agent)
 	if !found {
 		return
 	}
