@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall/js"
@@ -44,7 +45,18 @@ type app struct {
 	speakerID         string
 	listeners         map[string][]js.Value
 	lastErr           string
+	// saving: the session is kept in sessionStorage (savedKey, seqKey)
+	// for a reload to resume; savedSeq is the seq last written there.
+	saving   bool
+	savedSeq uint64
 }
+
+// The tab's sessionStorage keys: the session token (core.Saved) and the
+// last event seq. Both are removed at sign-out.
+const (
+	savedKey = "agentbar.session"
+	seqKey   = "agentbar.seq"
+)
 
 func newApp(log *slog.Logger) *app {
 	a := &app{log: log, listeners: map[string][]js.Value{}}
@@ -127,36 +139,129 @@ func (a *app) signIn(ctx context.Context, agent, password string) (any, error) {
 	if err != nil {
 		return nil, a.fail("signIn", err)
 	}
-	ch := newChannel(wsURL("/v1/agent/ws"))
-	ch.token = a.currentToken
-	ch.beforeDial = a.ensureToken
-	ch.resume = func() uint64 { a.mu.Lock(); defer a.mu.Unlock(); return a.model.LastSeq }
-	ch.onMsg = a.onMessage
-	ch.onLink = a.onLink
+	ch := a.newChannel()
 	a.mu.Lock()
 	a.token, a.tokenExp, a.ch, a.forcedOut = sess.Token, sess.Expires, ch, false
 	a.agentID, a.password = agent, password
 	a.model = core.Model{Name: sess.Name, Channel: core.LinkConnecting, Phone: core.LinkIdle}
 	a.mu.Unlock()
 	a.render()
-	if err := ch.start(ctx); err != nil {
+	if err := ch.start(ctx, false); err != nil {
 		a.teardown()
 		return nil, a.fail("signIn", err)
 	}
-	a.mu.Lock()
-	signedIn := a.model.SignedIn()
-	a.mu.Unlock()
-	if !signedIn {
-		if _, err := ch.do(ctx, core.Command{Op: "sign_in"}); err != nil {
-			a.teardown()
-			return nil, a.fail("signIn", err)
-		}
+	if err := a.ensureSignedIn(ctx, ch); err != nil {
+		a.teardown()
+		return nil, a.fail("signIn", err)
 	}
+	a.save(core.Saved{Token: sess.Token, Expires: sess.Expires, Agent: agent, Name: sess.Name})
 	if err := a.startPhone(ctx); err != nil {
 		return nil, a.fail("signIn", err)
 	}
 	go a.fillDevices()
 	return a.state(), nil
+}
+
+// newChannel is a control channel wired to the app.
+func (a *app) newChannel() *channel {
+	ch := newChannel(wsURL("/v1/agent/ws"))
+	ch.token = a.currentToken
+	ch.beforeDial = a.ensureToken
+	ch.resume = func() uint64 { a.mu.Lock(); defer a.mu.Unlock(); return a.model.LastSeq }
+	ch.onMsg = a.onMessage
+	ch.onLink = a.onLink
+	return ch
+}
+
+// ensureSignedIn signs the agent in to the CTI unless hello said it is.
+func (a *app) ensureSignedIn(ctx context.Context, ch *channel) error {
+	a.mu.Lock()
+	signedIn := a.model.SignedIn()
+	a.mu.Unlock()
+	if signedIn {
+		return nil
+	}
+	_, err := ch.do(ctx, core.Command{Op: "sign_in"})
+	return err
+}
+
+// ---- reload ----
+
+// prepareResume looks for a session this tab saved before a reload and,
+// if its token is still good, sets the bar up to resume it (the channel
+// connecting, so the page shows no sign-in form). It does no I/O beyond
+// sessionStorage; resume does the rest.
+func (a *app) prepareResume() bool {
+	sv, ok := core.ParseSaved(sessionGet(savedKey))
+	if !ok || !sv.Usable(time.Now()) {
+		sessionClear()
+		return false
+	}
+	seq := core.ParseSeq(sessionGet(seqKey))
+	a.mu.Lock()
+	a.token, a.tokenExp, a.ch, a.forcedOut = sv.Token, sv.Expires, a.newChannel(), false
+	a.agentID = sv.Agent
+	a.model = core.Model{Name: sv.Name, Channel: core.LinkConnecting, Phone: core.LinkIdle, LastSeq: seq}
+	a.saving, a.savedSeq = true, seq
+	a.mu.Unlock()
+	return true
+}
+
+// resume brings a reloaded bar back: the control channel with the saved
+// resume point (hello's snapshot, then the events after it, replayed),
+// sign_in only if the CTI session is gone, new SIP credentials and a new
+// registration. The call goes on in the call center; its audio does not
+// come back, since the old page's peer connection and SIP dialog are gone.
+func (a *app) resume(ctx context.Context) error {
+	ch := a.channel()
+	if ch == nil {
+		return nil
+	}
+	if err := ch.start(ctx, true); err != nil {
+		a.teardown()
+		return a.fail("resume", err)
+	}
+	if err := a.ensureSignedIn(ctx, ch); err != nil {
+		a.teardown()
+		return a.fail("resume", err)
+	}
+	a.emit("session.resumed", map[string]any{"agent": a.state().Agent, "seq": a.state().Seq})
+	if err := a.startPhone(ctx); err != nil {
+		return a.fail("resume", err)
+	}
+	go a.fillDevices()
+	return nil
+}
+
+// save keeps the session in the tab's sessionStorage for a reload.
+func (a *app) save(sv core.Saved) {
+	a.mu.Lock()
+	a.saving, a.savedSeq = true, a.model.LastSeq
+	seq := a.savedSeq
+	a.mu.Unlock()
+	sessionSet(savedKey, sv.Encode())
+	sessionSet(seqKey, strconv.FormatUint(seq, 10))
+}
+
+// saveSeq records a new resume point while the session is saved.
+func (a *app) saveSeq() {
+	a.mu.Lock()
+	seq, write := a.model.LastSeq, a.saving && a.model.LastSeq != a.savedSeq
+	if write {
+		a.savedSeq = seq
+	}
+	a.mu.Unlock()
+	if write {
+		sessionSet(seqKey, strconv.FormatUint(seq, 10))
+	}
+}
+
+// forget removes the saved session: a reload then shows the sign-in form.
+func (a *app) forget() {
+	a.mu.Lock()
+	a.saving, a.savedSeq = false, 0
+	a.mu.Unlock()
+	sessionClear()
 }
 
 type session struct {
@@ -284,6 +389,7 @@ func (a *app) teardown() {
 	ch, ph := a.ch, a.ph
 	a.ch, a.ph, a.token, a.password = nil, nil, "", ""
 	a.mu.Unlock()
+	a.forget()
 	if ph != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		ph.close(ctx)
@@ -313,6 +419,7 @@ func (a *app) onMessage(m core.ServerMessage) {
 		if lost {
 			go a.resignIn()
 		}
+		a.saveSeq()
 		a.emit("hello", map[string]any{"agent": m.Agent, "seq": m.Seq, "snapshot": m.Snapshot, "reasons": m.Reasons})
 	case "event":
 		var ev core.Event
@@ -326,6 +433,7 @@ func (a *app) onMessage(m core.ServerMessage) {
 		if out == core.Duplicate {
 			return
 		}
+		a.saveSeq()
 		if ev.Type == core.EvNotice && ev.Code == "token_expiring" {
 			go a.refreshToken()
 		}
@@ -333,6 +441,7 @@ func (a *app) onMessage(m core.ServerMessage) {
 			a.mu.Lock()
 			a.forcedOut = true
 			a.mu.Unlock()
+			a.forget() // a reload must not take the session back
 		}
 		payload := js.Global().Get("JSON").Call("parse", string(m.Event))
 		if m.Seq != 0 {
@@ -359,6 +468,9 @@ func (a *app) onLink(state core.Link, code int, reason string) {
 	a.model.Channel = state
 	agent, seq := a.model.Agent, a.model.LastSeq
 	a.mu.Unlock()
+	if state == core.LinkClosed && code == closeUnauthorized {
+		a.forget() // the token is no longer good
+	}
 	switch {
 	case state == core.LinkOpen:
 		a.emit("channel.open", map[string]any{"agent": agent, "seq": seq})
@@ -389,7 +501,11 @@ func (a *app) refreshToken() {
 	}
 	a.mu.Lock()
 	a.token, a.tokenExp = sess.Token, sess.Expires
+	saving := a.saving
 	a.mu.Unlock()
+	if saving {
+		a.save(core.Saved{Token: sess.Token, Expires: sess.Expires, Agent: agent, Name: sess.Name})
+	}
 	a.log.Info("agentbar: session token renewed")
 }
 
@@ -847,6 +963,38 @@ func localGet(key string) string {
 		}
 	})
 	return v
+}
+
+// sessionGet, sessionSet and sessionClear use the tab's sessionStorage
+// (it survives a reload, not the tab); a page without it saves nothing.
+func sessionGet(key string) string {
+	var v string
+	_ = call(func() {
+		s := js.Global().Get("sessionStorage")
+		if s.Truthy() {
+			if x := s.Call("getItem", key); x.Type() == js.TypeString {
+				v = x.String()
+			}
+		}
+	})
+	return v
+}
+
+func sessionSet(key, value string) {
+	_ = call(func() {
+		if s := js.Global().Get("sessionStorage"); s.Truthy() {
+			s.Call("setItem", key, value)
+		}
+	})
+}
+
+func sessionClear() {
+	_ = call(func() {
+		if s := js.Global().Get("sessionStorage"); s.Truthy() {
+			s.Call("removeItem", savedKey)
+			s.Call("removeItem", seqKey)
+		}
+	})
 }
 
 func localSet(key, value string) {

@@ -46,9 +46,11 @@ func newChannel(url string) *channel {
 }
 
 // start opens the channel and waits for hello; from then on the channel
-// keeps itself open until close.
-func (c *channel) start(ctx context.Context) error {
-	conn, hello, err := c.connect(ctx, true)
+// keeps itself open until close. With resume (a bar reloaded with a saved
+// session) the first connection already sends the resume point in an auth
+// message, as a reconnect does, so the events after it replay.
+func (c *channel) start(ctx context.Context, resume bool) error {
+	conn, hello, err := c.connect(ctx, !resume)
 	if err != nil {
 		return err
 	}

@@ -29,11 +29,17 @@ func main() {
 	a.ring.onBlocked = func() { a.ui.showEnableAudio(true) }
 	a.wireDOM()
 	a.ui.translate(a.lang, a.msgs)
+	// A reload of a signed-in tab resumes its session (saved in
+	// sessionStorage) instead of showing the sign-in form.
+	resuming := a.prepareResume()
 	api := a.installAPI()
 	js.Global().Set("agentbar", api)
 	js.Global().Set("agentbarReady", true)
 	a.render()
 	js.Global().Call("dispatchEvent", js.Global().Get("CustomEvent").New("agentbar:ready"))
+	if resuming {
+		go a.resume(context.Background())
+	}
 	for range time.Tick(tick) {
 		a.render()
 	}
