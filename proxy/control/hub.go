@@ -259,7 +259,7 @@ func toCommand(m *ClientMessage) (gateway.Command, error) {
 	switch cmd.Op {
 	case gateway.OpReady, gateway.OpWrapUpDone, gateway.OpAnswer, gateway.OpReject, gateway.OpHangup,
 		gateway.OpHold, gateway.OpResume, gateway.OpMute, gateway.OpUnmute,
-		gateway.OpCompleteTransfer, gateway.OpCancelConsult, gateway.OpConference:
+		gateway.OpCompleteTransfer, gateway.OpCancelConsult, gateway.OpConference, gateway.OpReconnectMedia:
 		return cmd, nil
 	case gateway.OpNotReady, gateway.OpRest:
 		return cmd, need(m.Reason != "", "a reason")

@@ -76,6 +76,10 @@ const (
 	OpCompleteTransfer Op = "complete_transfer"
 	OpCancelConsult    Op = "cancel_consult"
 	OpConference       Op = "conference"
+	// OpReconnectMedia rings the agent's current phone registration again
+	// for the connected call and moves the call's audio to the new dialog
+	// (after a page reload lost the old one); the call goes on unchanged.
+	OpReconnectMedia Op = "reconnect_media"
 )
 
 // Command is one neutral agent-bar operation.

@@ -329,6 +329,9 @@ func TestCommandMapping(t *testing.T) {
 	if err := s.Do(ctx, gateway.Command{Op: "fly"}); gateway.CodeOf(err) != gateway.CodeUnsupported {
 		t.Errorf("unknown op: %v", err)
 	}
+	if err := s.Do(ctx, gateway.Command{Op: gateway.OpReconnectMedia}); gateway.CodeOf(err) != gateway.CodeUnsupported {
+		t.Errorf("reconnect_media: %v", err)
+	}
 }
 
 func TestStateDependentCommands(t *testing.T) {

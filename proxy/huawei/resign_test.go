@@ -90,7 +90,9 @@ func TestResignInBoundedThenSignedOut(t *testing.T) {
 	ev.next(t)
 	x.on.Store(true)
 	restartCEC(f)
-	n := ev.until(t, func(e gateway.Event) bool { return e.Type == gateway.EvNotice && e.Code == string(gateway.CodeSessionLost) })
+	n := ev.until(t, func(e gateway.Event) bool {
+		return e.Type == gateway.EvNotice && e.Code == string(gateway.CodeSessionLost)
+	})
 	if n.Code != string(gateway.CodeSessionLost) || !strings.Contains(n.Message, "100-006") {
 		t.Fatalf("notice %+v", n)
 	}

@@ -62,6 +62,8 @@ func (cc *CallCenter) do(a *agent, cmd gateway.Command, port *Port, af *after) e
 		return cc.cancelConsult(l, af)
 	case gateway.OpConference:
 		return cc.conference(l, af)
+	case gateway.OpReconnectMedia:
+		return cc.reconnectMedia(l, af)
 	}
 	return gateway.Errorf(gateway.CodeUnsupported, "unknown command %q", cmd.Op)
 }
@@ -73,7 +75,8 @@ func knownOp(op gateway.Op) bool {
 	case gateway.OpReady, gateway.OpNotReady, gateway.OpRest, gateway.OpWrapUpDone,
 		gateway.OpAnswer, gateway.OpReject, gateway.OpHangup, gateway.OpHold, gateway.OpResume,
 		gateway.OpMute, gateway.OpUnmute, gateway.OpDial, gateway.OpDTMF, gateway.OpTransfer,
-		gateway.OpConsult, gateway.OpCompleteTransfer, gateway.OpCancelConsult, gateway.OpConference:
+		gateway.OpConsult, gateway.OpCompleteTransfer, gateway.OpCancelConsult, gateway.OpConference,
+		gateway.OpReconnectMedia:
 		return true
 	}
 	return false

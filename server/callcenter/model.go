@@ -190,6 +190,7 @@ type leg struct {
 	ringTimer  *time.Timer
 	cancelRing context.CancelFunc
 	ops        *serial // SIP requests to the phone, in order
+	reconnect  bool    // a reconnect_media INVITE is under way
 }
 
 // history keeps the stats of the last ended calls.

@@ -311,3 +311,14 @@ func bitsBefore(c Control) int {
 	}
 	return n
 }
+
+func TestConnectedCall(t *testing.T) {
+	m := Model{Calls: []Call{{CallInfo: CallInfo{ID: "c-1", State: CallHeld}}, {CallInfo: CallInfo{ID: "c-2", State: CallRinging}}}}
+	if c := m.Connected(); c == nil || c.ID != "c-1" {
+		t.Errorf("Connected = %+v, want the held call c-1", c)
+	}
+	m = Model{Calls: []Call{{CallInfo: CallInfo{ID: "c-3", State: CallRinging}}}}
+	if c := m.Connected(); c != nil {
+		t.Errorf("Connected with only a ringing call = %+v, want none", c)
+	}
+}

@@ -199,6 +199,19 @@ func (m *Model) Current() *Call {
 	return &m.Calls[len(m.Calls)-1]
 }
 
+// Connected is the newest answered call (talking, held, consulting or in
+// conference): one whose audio a reloaded bar asks back with
+// reconnect_media. Nil if there is none.
+func (m *Model) Connected() *Call {
+	for i := len(m.Calls) - 1; i >= 0; i-- {
+		switch m.Calls[i].State {
+		case CallTalking, CallHeld, CallConsulting, CallConference:
+			return &m.Calls[i]
+		}
+	}
+	return nil
+}
+
 // SignedIn reports whether the agent has a CTI session.
 func (m *Model) SignedIn() bool { return m.State != "" && m.State != StateSignedOut }
 

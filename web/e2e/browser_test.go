@@ -198,8 +198,9 @@ func TestBrowserCall(t *testing.T) {
 // form), reopens the control channel from its saved seq (the events after
 // it replay once each, in order), registers the phone again and shows the
 // call, which went on meanwhile and can still be handled from the bar.
-// The call's audio does not come back (the old page's peer connection and
-// SIP dialog are gone; that needs a call-center change): it is reported.
+// The call's audio comes back: the bar asks for reconnect_media, the call
+// center rings the new registration with auto-answer and moves the call's
+// audio to the new dialog.
 func TestBrowserReload(t *testing.T) {
 	skipWithoutBar(t)
 	e := startEnv(t, func(c *config.Config) {
@@ -261,12 +262,25 @@ func TestBrowserReload(t *testing.T) {
 		t.Errorf("%d events replayed after the reload, want 2; events:%s", replayed, b.summary())
 	}
 
-	// Audio after the reload is reported, not required: the old page's
-	// peer connection is gone with it.
-	if d, ok := poll(3*time.Second, func() bool { return b.hears(t)() && customerHears(e, callID)() }); ok {
-		t.Logf("audio both ways again %v after the bar showed the call", d.Round(time.Millisecond))
-	} else {
-		t.Logf("no audio both ways within 3 s of the reload, as expected (bar %+v, customer %+v)", b.stats(t), e.customer(callID).Customer)
+	// Audio comes back both ways over the new dialog (reconnect_media):
+	// the reloaded page receives packets, more and more, and the customer
+	// hears the bar again.
+	before := e.customer(callID).Customer.PacketsIn
+	d, ok := poll(waitTimeout, func() bool { return b.hears(t)() && customerHears(e, callID)() })
+	if !ok {
+		t.Fatalf("no audio both ways after the reload (bar %+v, customer %+v)", b.stats(t), e.customer(callID).Customer)
+	}
+	t.Logf("audio both ways again %v after the bar showed the call", d.Round(time.Millisecond))
+	// agentbar.stats() samples getStats once a second
+	p1 := b.stats(t).PacketsReceived
+	if _, ok := poll(5*time.Second, func() bool { return b.stats(t).PacketsReceived > p1 }); p1 == 0 || !ok {
+		t.Errorf("the reloaded bar's packetsReceived went %v -> %v, want increasing", p1, b.stats(t).PacketsReceived)
+	}
+	if cs := e.customer(callID).Customer; cs.PacketsIn <= before || cs.LevelIn <= heardLinear {
+		t.Errorf("the customer after the reload: %+v (packets in before %d), want audio above silence", cs, before)
+	}
+	if cs := e.customer(callID); cs.Ended {
+		t.Fatalf("the call ended with the media reconnection: %+v", cs)
 	}
 
 	// The call is still the bar's to handle, and new events follow once.

@@ -210,8 +210,11 @@ func (a *app) prepareResume() bool {
 // resume brings a reloaded bar back: the control channel with the saved
 // resume point (hello's snapshot, then the events after it, replayed),
 // sign_in only if the CTI session is gone, new SIP credentials and a new
-// registration. The call goes on in the call center; its audio does not
-// come back, since the old page's peer connection and SIP dialog are gone.
+// registration. The call goes on in the call center; the old page's peer
+// connection and SIP dialog are gone, so for a connected call the bar asks
+// for reconnect_media: the call center rings the new registration with
+// answer-after=0, the phone answers it at once, and the new dialog carries
+// the call's audio.
 func (a *app) resume(ctx context.Context) error {
 	ch := a.channel()
 	if ch == nil {
@@ -228,6 +231,17 @@ func (a *app) resume(ctx context.Context) error {
 	a.emit("session.resumed", map[string]any{"agent": a.state().Agent, "seq": a.state().Seq})
 	if err := a.startPhone(ctx); err != nil {
 		return a.fail("resume", err)
+	}
+	a.mu.Lock()
+	var callID string
+	if c := a.model.Connected(); c != nil {
+		callID = c.ID
+	}
+	a.mu.Unlock()
+	if callID != "" {
+		if err := a.do(ctx, core.Command{Op: "reconnect_media", CallID: callID}); err != nil {
+			a.fail("reconnectMedia", err)
+		}
 	}
 	go a.fillDevices()
 	return nil
