@@ -190,19 +190,15 @@ func TestE2EHuaweiDemo(t *testing.T) {
 	e2eEventually(t, 10*time.Second, "1001's phone to hear the customer", e2eHears(ph1))
 	e2eEventually(t, 10*time.Second, "the customer to hear 1001", e2eCustomerHears(s, callID))
 
-	// The call lasts across several Guid rotations; the adapter follows.
+	// The call lasts across several Guid rotations; the adapter follows,
+	// and audio still flows both ways afterwards.
 	g0, t0 := secrets.guidCount(), time.Now()
-	time.Sleep(4 * time.Second)
-	rotations := secrets.guidCount() - g0
+	e2eEventually(t, 10*time.Second, "3 Guid rotations during the call", func() bool { return secrets.guidCount()-g0 >= 3 })
+	e2eEventually(t, 10*time.Second, "1001's phone to hear the customer after the rotations", e2eHears(ph1))
+	e2eEventually(t, 10*time.Second, "the customer to hear 1001 after the rotations", e2eCustomerHears(s, callID))
 	st, cs := ph1.Stats(), e2eCustomer(t, s, callID)
 	t.Logf("call up %v: %d Guid rotations; phone %d packets in at %.1f dBFS; customer %d frames in at level %.3f",
-		time.Since(t0).Round(time.Millisecond), rotations, st.PacketsIn, st.LevelIn, cs.Customer.PacketsIn, cs.Customer.LevelIn)
-	if rotations < 3 {
-		t.Fatalf("%d Guid rotations in 4 s, want at least 3", rotations)
-	}
-	if cs.Customer.LevelIn <= e2eHeardLinear || st.PacketsIn < 50 {
-		t.Fatalf("audio after the rotations: customer level %.3f, phone packets %d", cs.Customer.LevelIn, st.PacketsIn)
-	}
+		time.Since(t0).Round(time.Millisecond), secrets.guidCount()-g0, st.PacketsIn, st.LevelIn, cs.Customer.PacketsIn, cs.Customer.LevelIn)
 
 	// Hold and resume, with the Guid of now.
 	a1.ch.op(string(gateway.OpHold))
