@@ -38,7 +38,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/agentbar/agentbar/proxy/control"
+	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/server/config"
 )
 
@@ -141,18 +141,18 @@ func (e *benchEnv) token(b *testing.B, agent string) string {
 type benchBar struct {
 	ws    *websocket.Conn
 	agent string
-	hello *control.ServerMessage
+	hello *wire.ServerMessage
 }
 
 // benchDialBar opens a control channel, authenticates with the first
 // message and reads the hello.
 func benchDialBar(ctx context.Context, wsURL, agent, token string) (*benchBar, error) {
-	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{Subprotocols: []string{control.Subprotocol}})
+	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{Subprotocols: []string{wire.Subprotocol}})
 	if err != nil {
 		return nil, err
 	}
 	bar := &benchBar{ws: ws, agent: agent}
-	if err := bar.send(ctx, control.ClientMessage{Type: control.TypeAuth, Token: token}); err != nil {
+	if err := bar.send(ctx, wire.ClientMessage{Type: wire.TypeAuth, Token: token}); err != nil {
 		ws.CloseNow()
 		return nil, err
 	}
@@ -161,7 +161,7 @@ func benchDialBar(ctx context.Context, wsURL, agent, token string) (*benchBar, e
 		ws.CloseNow()
 		return nil, err
 	}
-	if m.Type != control.TypeHello {
+	if m.Type != wire.TypeHello {
 		ws.CloseNow()
 		return nil, fmt.Errorf("bar %s: got %q, want hello", agent, m.Type)
 	}
@@ -169,7 +169,7 @@ func benchDialBar(ctx context.Context, wsURL, agent, token string) (*benchBar, e
 	return bar, nil
 }
 
-func (bar *benchBar) send(ctx context.Context, m control.ClientMessage) error {
+func (bar *benchBar) send(ctx context.Context, m wire.ClientMessage) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -177,12 +177,12 @@ func (bar *benchBar) send(ctx context.Context, m control.ClientMessage) error {
 	return bar.ws.Write(ctx, websocket.MessageText, b)
 }
 
-func (bar *benchBar) next(ctx context.Context) (*control.ServerMessage, error) {
+func (bar *benchBar) next(ctx context.Context) (*wire.ServerMessage, error) {
 	_, data, err := bar.ws.Read(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var m control.ServerMessage
+	var m wire.ServerMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, err
 	}
@@ -193,7 +193,7 @@ func (bar *benchBar) next(ctx context.Context) (*control.ServerMessage, error) {
 // sequenced event (the agent's state) have arrived: the agent is signed
 // in and its channel is subscribed to its events.
 func (bar *benchBar) signIn(ctx context.Context) error {
-	if err := bar.send(ctx, control.ClientMessage{Type: control.TypeCmd, ID: "signin", Op: control.OpSignIn}); err != nil {
+	if err := bar.send(ctx, wire.ClientMessage{Type: wire.TypeCmd, ID: "signin", Op: wire.OpSignIn}); err != nil {
 		return err
 	}
 	replied, evented := false, false
@@ -203,12 +203,12 @@ func (bar *benchBar) signIn(ctx context.Context) error {
 			return err
 		}
 		switch {
-		case m.Type == control.TypeReply && m.ID == "signin":
+		case m.Type == wire.TypeReply && m.ID == "signin":
 			if m.OK == nil || !*m.OK {
 				return fmt.Errorf("bar %s: sign_in refused: %+v", bar.agent, m.Error)
 			}
 			replied = true
-		case m.Type == control.TypeEvent && m.Seq > 0:
+		case m.Type == wire.TypeEvent && m.Seq > 0:
 			evented = true
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentbar/agentbar/proxy/control"
+	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/proxy/gateway"
 )
 
@@ -91,18 +91,18 @@ func BenchmarkEventRelay(b *testing.B) {
 				if err != nil {
 					return
 				}
-				var m control.ServerMessage
+				var m wire.ServerMessage
 				if err := json.Unmarshal(data, &m); err != nil {
 					cmdErrors.Add(1)
 					continue
 				}
 				switch m.Type {
-				case control.TypeReply:
+				case wire.TypeReply:
 					replies.Add(1)
 					if m.OK == nil || !*m.OK {
 						cmdErrors.Add(1)
 					}
-				case control.TypeEvent:
+				case wire.TypeEvent:
 					var ev gateway.Event
 					if m.Seq == 0 || json.Unmarshal(m.Event, &ev) != nil || !measuring.Load() {
 						continue
@@ -127,7 +127,7 @@ func BenchmarkEventRelay(b *testing.B) {
 			tick := time.NewTicker(period)
 			defer tick.Stop()
 			for k := 0; ; k++ {
-				m := control.ClientMessage{Type: control.TypeCmd, ID: fmt.Sprint(k), Op: string(gateway.OpReady)}
+				m := wire.ClientMessage{Type: wire.TypeCmd, ID: fmt.Sprint(k), Op: string(gateway.OpReady)}
 				if k%2 == 1 {
 					m.Op, m.Reason = string(gateway.OpNotReady), "meeting"
 				}

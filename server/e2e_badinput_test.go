@@ -28,7 +28,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/agentbar/agentbar/proxy/auth"
-	"github.com/agentbar/agentbar/proxy/control"
+	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/proxy/gateway"
 	"github.com/agentbar/agentbar/server/config"
 )
@@ -108,9 +108,9 @@ func e2eBadTokens(t *testing.T) (good string, bad map[string]e2eBadToken) {
 func e2eControlRefused(s *e2eServer, tok string, code auth.Code, inMessage bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
 	defer cancel()
-	protos := []string{control.Subprotocol}
+	protos := []string{wire.Subprotocol}
 	if !inMessage {
-		protos = append(protos, control.TokenPrefix+tok)
+		protos = append(protos, wire.TokenPrefix+tok)
 	}
 	ws, _, err := websocket.Dial(ctx, s.wsURL("/v1/agent/ws"), &websocket.DialOptions{Subprotocols: protos})
 	if err != nil {
@@ -118,7 +118,7 @@ func e2eControlRefused(s *e2eServer, tok string, code auth.Code, inMessage bool)
 	}
 	defer ws.CloseNow()
 	if inMessage {
-		b, _ := json.Marshal(control.ClientMessage{Type: control.TypeAuth, Token: tok})
+		b, _ := json.Marshal(wire.ClientMessage{Type: wire.TypeAuth, Token: tok})
 		if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
 			return err
 		}
@@ -127,8 +127,8 @@ func e2eControlRefused(s *e2eServer, tok string, code auth.Code, inMessage bool)
 	if err != nil {
 		return fmt.Errorf("no message: %w", err)
 	}
-	var m control.ServerMessage
-	if json.Unmarshal(data, &m) != nil || m.Type != control.TypeError || m.Error == nil || m.Error.Code != control.CodeUnauthorized {
+	var m wire.ServerMessage
+	if json.Unmarshal(data, &m) != nil || m.Type != wire.TypeError || m.Error == nil || m.Error.Code != wire.CodeUnauthorized {
 		return fmt.Errorf("accepted: first message %s", data)
 	}
 	if !strings.Contains(m.Error.Message, string(code)) {
@@ -180,7 +180,7 @@ func e2eControlDialStatus(t *testing.T, s *e2eServer, tok, origin string) int {
 	if origin != "" {
 		h.Set("Origin", origin)
 	}
-	ws, res, err := websocket.Dial(ctx, s.wsURL("/v1/agent/ws"), &websocket.DialOptions{Subprotocols: []string{control.Subprotocol, control.TokenPrefix + tok}, HTTPHeader: h})
+	ws, res, err := websocket.Dial(ctx, s.wsURL("/v1/agent/ws"), &websocket.DialOptions{Subprotocols: []string{wire.Subprotocol, wire.TokenPrefix + tok}, HTTPHeader: h})
 	if err != nil {
 		if res == nil {
 			t.Fatalf("control dial: %v", err)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/agentbar/agentbar/internal/agentphone"
-	"github.com/agentbar/agentbar/proxy/control"
+	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/proxy/gateway"
 	"github.com/agentbar/agentbar/server/callcenter"
 	"github.com/agentbar/agentbar/server/media"
@@ -138,7 +138,7 @@ func TestE2EFullCall(t *testing.T) {
 	// Blind transfer to 1002: 1001 leaves into wrap-up, 1002 takes the call.
 	a2.ready()
 	tTransfer := time.Now()
-	a1.ch.ok(control.ClientMessage{Op: string(gateway.OpTransfer), Target: &gateway.Target{Kind: gateway.TargetAgent, ID: "1002"}})
+	a1.ch.ok(wire.ClientMessage{Op: string(gateway.OpTransfer), Target: &gateway.Target{Kind: gateway.TargetAgent, ID: "1002"}})
 	a1.ch.expectCall(gateway.EvCallTransferred, callID)
 	if e := a1.ch.expectCall(gateway.EvCallEnded, callID); e.Ev.Cause != callcenter.CauseTransferred {
 		t.Fatalf("1001's call.ended cause %q", e.Ev.Cause)
@@ -171,7 +171,7 @@ func TestE2EFullCall(t *testing.T) {
 
 	// Consult 1003: the customer is held while the agents talk.
 	a3.ready()
-	a2.ch.ok(control.ClientMessage{Op: string(gateway.OpConsult), Target: &gateway.Target{Kind: gateway.TargetAgent, ID: "1003"}})
+	a2.ch.ok(wire.ClientMessage{Op: string(gateway.OpConsult), Target: &gateway.Target{Kind: gateway.TargetAgent, ID: "1003"}})
 	a3.ch.expectCall(gateway.EvCallIncoming, callID)
 	a3.ch.expectCall(gateway.EvCallRinging, callID)
 	sc3 := a3.phone.ringing()
@@ -234,7 +234,7 @@ func TestE2EFullCall(t *testing.T) {
 
 	// Sign out.
 	for _, a := range []*e2eAgent{a1, a2, a3} {
-		a.ch.op(control.OpSignOut)
+		a.ch.op(wire.OpSignOut)
 		a.ch.expectState(gateway.StateSignedOut)
 	}
 	if st := s.cc().Stats(); st.CallsAnswered != 1 || st.CallsTransfered != 1 || st.CallsEnded != 1 {

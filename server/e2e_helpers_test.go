@@ -24,7 +24,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/agentbar/agentbar/internal/agentphone"
-	"github.com/agentbar/agentbar/proxy/control"
+	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/proxy/gateway"
 	"github.com/agentbar/agentbar/server/callcenter"
 	"github.com/agentbar/agentbar/server/config"
@@ -205,13 +205,13 @@ type e2eChan struct {
 	t     *testing.T
 	agent string
 	ws    *websocket.Conn
-	hello *control.ServerMessage
+	hello *wire.ServerMessage
 
 	mu      sync.Mutex
 	events  []e2eEvent
 	notices []gateway.Event
-	replies map[string]*control.ServerMessage
-	errs    []*control.ServerMessage
+	replies map[string]*wire.ServerMessage
+	errs    []*wire.ServerMessage
 	readErr error
 	wake    chan struct{} // signalled on every message and at the end
 	done    chan struct{} // closed when the reader stops
@@ -224,9 +224,9 @@ type e2eChan struct {
 // that resume point. It returns after the hello.
 func (s *e2eServer) e2eDial(t *testing.T, token string, resume *uint64) *e2eChan {
 	t.Helper()
-	protos := []string{control.Subprotocol}
+	protos := []string{wire.Subprotocol}
 	if resume == nil {
-		protos = append(protos, control.TokenPrefix+token)
+		protos = append(protos, wire.TokenPrefix+token)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
 	defer cancel()
@@ -234,14 +234,14 @@ func (s *e2eServer) e2eDial(t *testing.T, token string, resume *uint64) *e2eChan
 	if err != nil {
 		t.Fatalf("dial control channel: %v", err)
 	}
-	if ws.Subprotocol() != control.Subprotocol {
-		t.Fatalf("subprotocol %q, want %q alone", ws.Subprotocol(), control.Subprotocol)
+	if ws.Subprotocol() != wire.Subprotocol {
+		t.Fatalf("subprotocol %q, want %q alone", ws.Subprotocol(), wire.Subprotocol)
 	}
 	ws.SetReadLimit(1 << 20)
 	t.Cleanup(func() { ws.CloseNow() })
-	c := &e2eChan{t: t, ws: ws, replies: map[string]*control.ServerMessage{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &e2eChan{t: t, ws: ws, replies: map[string]*wire.ServerMessage{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if resume != nil {
-		b, _ := json.Marshal(control.ClientMessage{Type: control.TypeAuth, Token: token, Resume: resume})
+		b, _ := json.Marshal(wire.ClientMessage{Type: wire.TypeAuth, Token: token, Resume: resume})
 		if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
 			t.Fatalf("send auth: %v", err)
 		}
@@ -250,8 +250,8 @@ func (s *e2eServer) e2eDial(t *testing.T, token string, resume *uint64) *e2eChan
 	if err != nil {
 		t.Fatalf("no hello: %v", err)
 	}
-	var hello control.ServerMessage
-	if err := json.Unmarshal(data, &hello); err != nil || hello.Type != control.TypeHello || hello.V != 1 || hello.Snapshot == nil {
+	var hello wire.ServerMessage
+	if err := json.Unmarshal(data, &hello); err != nil || hello.Type != wire.TypeHello || hello.V != 1 || hello.Snapshot == nil {
 		t.Fatalf("first message %s, want a hello", data)
 	}
 	c.hello, c.agent = &hello, hello.Agent
@@ -272,7 +272,7 @@ func (c *e2eChan) read() {
 			c.signal()
 			return
 		}
-		var m control.ServerMessage
+		var m wire.ServerMessage
 		if jerr := json.Unmarshal(data, &m); jerr != nil {
 			c.readErr = fmt.Errorf("undecodable message %q: %w", data, jerr)
 			c.mu.Unlock()
@@ -280,9 +280,9 @@ func (c *e2eChan) read() {
 			return
 		}
 		switch {
-		case m.Type == control.TypeReply:
+		case m.Type == wire.TypeReply:
 			c.replies[m.ID] = &m
-		case m.Type == control.TypeEvent:
+		case m.Type == wire.TypeEvent:
 			var ev gateway.Event
 			if err := json.Unmarshal(m.Event, &ev); err != nil {
 				c.readErr = fmt.Errorf("undecodable event %s: %w", m.Event, err)
@@ -377,11 +377,11 @@ func e2eDescribe(ev gateway.Event) string {
 }
 
 // cmd sends a command and returns its reply.
-func (c *e2eChan) cmd(m control.ClientMessage) *control.ServerMessage {
+func (c *e2eChan) cmd(m wire.ClientMessage) *wire.ServerMessage {
 	c.t.Helper()
 	c.mu.Lock()
 	c.nextID++
-	m.Type, m.ID = control.TypeCmd, fmt.Sprintf("c%d", c.nextID)
+	m.Type, m.ID = wire.TypeCmd, fmt.Sprintf("c%d", c.nextID)
 	c.mu.Unlock()
 	b, _ := json.Marshal(m)
 	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
@@ -389,7 +389,7 @@ func (c *e2eChan) cmd(m control.ClientMessage) *control.ServerMessage {
 	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
 		c.t.Fatalf("send %s: %v", m.Op, err)
 	}
-	var r *control.ServerMessage
+	var r *wire.ServerMessage
 	c.waitUntil(e2eWait, func() string { return "the reply to " + m.Op }, func() bool {
 		r = c.replies[m.ID]
 		return r != nil
@@ -398,7 +398,7 @@ func (c *e2eChan) cmd(m control.ClientMessage) *control.ServerMessage {
 }
 
 // ok sends a command that must succeed and returns its reply.
-func (c *e2eChan) ok(m control.ClientMessage) *control.ServerMessage {
+func (c *e2eChan) ok(m wire.ClientMessage) *wire.ServerMessage {
 	c.t.Helper()
 	r := c.cmd(m)
 	if r.OK == nil || !*r.OK {
@@ -408,9 +408,9 @@ func (c *e2eChan) ok(m control.ClientMessage) *control.ServerMessage {
 }
 
 // op sends a command with no fields that must succeed.
-func (c *e2eChan) op(op string) *control.ServerMessage {
+func (c *e2eChan) op(op string) *wire.ServerMessage {
 	c.t.Helper()
-	return c.ok(control.ClientMessage{Op: op})
+	return c.ok(wire.ClientMessage{Op: op})
 }
 
 // expect returns the first event from the cursor on that is of type typ
@@ -487,7 +487,7 @@ type e2ePhone struct {
 // a second subprotocol the way a browser does.
 func e2eStartPhone(t *testing.T, c *e2eChan, token string) *e2ePhone {
 	t.Helper()
-	r := c.op(control.OpSIPCredentials)
+	r := c.op(wire.OpSIPCredentials)
 	cr := r.SIP
 	if cr == nil || cr.URI == "" || cr.User == "" || cr.Password == "" {
 		t.Fatalf("sip_credentials reply %+v", r)
@@ -574,7 +574,7 @@ func (s *e2eServer) e2eBar(t *testing.T, agent string) *e2eAgent {
 		t.Fatalf("hello for %s: %+v", agent, a.ch.hello)
 	}
 	a.phone = e2eStartPhone(t, a.ch, a.token)
-	a.ch.op(control.OpSignIn)
+	a.ch.op(wire.OpSignIn)
 	a.ch.expectState(gateway.StateNotReady)
 	return a
 }

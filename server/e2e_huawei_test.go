@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentbar/agentbar/proxy/control"
+	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/proxy/gateway"
 	"github.com/agentbar/agentbar/server/config"
 	"github.com/agentbar/agentbar/server/huaweiemu"
@@ -215,7 +215,7 @@ func TestE2EHuaweiDemo(t *testing.T) {
 	// Blind transfer to 1002: 1001 ends in wrap-up, 1002 takes the call.
 	a2 := s.e2eBar(t, "1002")
 	a2.ready()
-	a1.ch.ok(control.ClientMessage{Op: string(gateway.OpTransfer), Target: &gateway.Target{Kind: gateway.TargetAgent, ID: "1002"}})
+	a1.ch.ok(wire.ClientMessage{Op: string(gateway.OpTransfer), Target: &gateway.Target{Kind: gateway.TargetAgent, ID: "1002"}})
 	a1.ch.expectCall(gateway.EvCallEnded, hwID)
 	a1.ch.expectState(gateway.StateWrapUp)
 	e2eEnded(t, sc1, sip.CauseRemoteHangup)
@@ -236,9 +236,9 @@ func TestE2EHuaweiDemo(t *testing.T) {
 	a1.ch.expectState(gateway.StateReady)
 
 	// Not ready with a reason, then sign-out.
-	a1.ch.ok(control.ClientMessage{Op: string(gateway.OpNotReady), Reason: "200"})
+	a1.ch.ok(wire.ClientMessage{Op: string(gateway.OpNotReady), Reason: "200"})
 	a1.ch.expect(gateway.EvAgentState, func(ev gateway.Event) bool { return ev.State == gateway.StateNotReady && ev.Reason == "200" })
-	a1.ch.op(control.OpSignOut)
+	a1.ch.op(wire.OpSignOut)
 	a1.ch.expectState(gateway.StateSignedOut)
 
 	// CC-Gateway restarts: the adapter signs 1002 in again and tells the page.
@@ -258,7 +258,7 @@ func TestE2EHuaweiDemo(t *testing.T) {
 	if secrets.guidCount() <= before {
 		t.Fatal("no Guid issued by the re-sign-in")
 	}
-	a2.ch.op(control.OpSignOut)
+	a2.ch.op(wire.OpSignOut)
 	a2.ch.expectState(gateway.StateSignedOut)
 
 	// Nothing secret reached the page or the logs.

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/agentbar/agentbar/proxy/control"
+	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/proxy/gateway"
 )
 
@@ -16,11 +16,11 @@ func TestE2ERestartKeepsLog(t *testing.T) {
 	s1 := e2eStartServer(t, dir, nil)
 	tok := s1.token(t, "1001", "pw1001")
 	ch := s1.e2eDial(t, tok, nil)
-	ch.op(control.OpSignIn)
+	ch.op(wire.OpSignIn)
 	ch.expectState(gateway.StateNotReady)
 	ch.op(string(gateway.OpReady))
 	ch.expectState(gateway.StateReady)
-	ch.ok(control.ClientMessage{Op: string(gateway.OpNotReady), Reason: "meeting"})
+	ch.ok(wire.ClientMessage{Op: string(gateway.OpNotReady), Reason: "meeting"})
 	ch.expect(gateway.EvAgentState, func(ev gateway.Event) bool { return ev.State == gateway.StateNotReady && ev.Reason == "meeting" })
 	before := ch.all()
 	ch.close()
@@ -50,7 +50,7 @@ func TestE2ERestartKeepsLog(t *testing.T) {
 
 	// Numbering continues where it stopped.
 	back.skip(int(head))
-	back.op(control.OpSignIn)
+	back.op(wire.OpSignIn)
 	e := back.expectState(gateway.StateNotReady)
 	if e.Seq != head+1 {
 		t.Fatalf("first event after the restart has seq %d, want %d", e.Seq, head+1)

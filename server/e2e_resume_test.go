@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentbar/agentbar/proxy/control"
+	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/proxy/gateway"
 	"github.com/agentbar/agentbar/server/callcenter"
 	"github.com/agentbar/agentbar/server/config"
@@ -104,6 +104,6 @@ func TestE2EResume(t *testing.T) {
 	if !bytes.Equal(other.all()[len(other.all())-1].Raw, next.Raw) {
 		t.Fatal("the two bars disagree on the newest event")
 	}
-	back.op(control.OpSignOut)
+	back.op(wire.OpSignOut)
 	back.expectState(gateway.StateSignedOut)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentbar/agentbar/proxy/auth"
 	"github.com/agentbar/agentbar/proxy/control"
+	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/proxy/eventlog"
 	"github.com/agentbar/agentbar/proxy/gateway"
 	"github.com/agentbar/agentbar/proxy/sipedge"
@@ -195,10 +196,10 @@ func (s *Server) sipPassword(username string) (string, bool) {
 }
 
 // sipCredentials hands the page short-lived SIP credentials.
-func (s *Server) sipCredentials(agent string) (control.SIPCredentials, error) {
+func (s *Server) sipCredentials(agent string) (wire.SIPCredentials, error) {
 	cr := auth.NewSIPCredentials(s.sipKey, agent, s.cfg.SIP.CredentialsTTL, time.Now())
 	edge := "ws" + strings.TrimPrefix(s.cfg.PublicURL, "http") + "/v1/sip"
-	return control.SIPCredentials{URI: edge, AOR: "sip:" + agent + "@" + s.cfg.CallCenter.Domain, User: cr.Username, Password: cr.Password, Expires: cr.Expires}, nil
+	return wire.SIPCredentials{URI: edge, AOR: "sip:" + agent + "@" + s.cfg.CallCenter.Domain, User: cr.Username, Password: cr.Password, Expires: cr.Expires}, nil
 }
 
 // verifyToken checks a JWT for the control channel.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/proxy/gateway"
 )
 
@@ -27,14 +28,14 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	token := tokenFromSubprotocols(r)
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols:       []string{Subprotocol},
+		Subprotocols:       []string{wire.Subprotocol},
 		InsecureSkipVerify: true, // the Origin was checked above, against our own policy
 	})
 	if err != nil {
 		return
 	}
-	if ws.Subprotocol() != Subprotocol {
-		ws.Close(websocket.StatusPolicyViolation, "subprotocol "+Subprotocol+" required")
+	if ws.Subprotocol() != wire.Subprotocol {
+		ws.Close(websocket.StatusPolicyViolation, "subprotocol "+wire.Subprotocol+" required")
 		return
 	}
 	ws.SetReadLimit(h.cfg.MaxMessage)
@@ -46,8 +47,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func tokenFromSubprotocols(r *http.Request) string {
 	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
 		for _, p := range strings.Split(h, ",") {
-			if p = strings.TrimSpace(p); strings.HasPrefix(p, TokenPrefix) {
-				return strings.TrimPrefix(p, TokenPrefix)
+			if p = strings.TrimSpace(p); strings.HasPrefix(p, wire.TokenPrefix) {
+				return strings.TrimPrefix(p, wire.TokenPrefix)
 			}
 		}
 	}
@@ -65,7 +66,7 @@ type conn struct {
 	expires time.Time
 }
 
-func (c *conn) send(ctx context.Context, m *ServerMessage) error {
+func (c *conn) send(ctx context.Context, m *wire.ServerMessage) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -78,7 +79,7 @@ func (c *conn) send(ctx context.Context, m *ServerMessage) error {
 }
 
 func (c *conn) sendError(ctx context.Context, code, msg string) {
-	c.send(ctx, &ServerMessage{Type: TypeError, Error: &ErrorBody{Code: code, Message: msg}})
+	c.send(ctx, &wire.ServerMessage{Type: wire.TypeError, Error: &wire.ErrorBody{Code: code, Message: msg}})
 }
 
 func (c *conn) run(ctx context.Context, token string) {
@@ -97,7 +98,7 @@ func (c *conn) run(ctx context.Context, token string) {
 	}
 	agent, expires, err := h.cfg.Verify(token)
 	if err != nil {
-		c.sendError(ctx, CodeUnauthorized, err.Error())
+		c.sendError(ctx, wire.CodeUnauthorized, err.Error())
 		c.ws.Close(closeUnauthorized, "unauthorized")
 		return
 	}
@@ -116,7 +117,7 @@ func (c *conn) run(ctx context.Context, token string) {
 			snap = got
 		}
 	}
-	hello := &ServerMessage{Type: TypeHello, V: 1, Agent: agent, Seq: last, Snapshot: &snap, Reasons: h.cfg.Gateway.Reasons(), Expires: &expires}
+	hello := &wire.ServerMessage{Type: wire.TypeHello, V: 1, Agent: agent, Seq: last, Snapshot: &snap, Reasons: h.cfg.Gateway.Reasons(), Expires: &expires}
 	if err := c.send(ctx, hello); err != nil {
 		return
 	}
@@ -125,7 +126,7 @@ func (c *conn) run(ctx context.Context, token string) {
 		from = *resume
 	}
 	stop, err := h.cfg.Log.Subscribe(ctx, agent, from, func(seq uint64, ev []byte) {
-		if c.send(ctx, &ServerMessage{Type: TypeEvent, Seq: seq, Event: ev}) != nil {
+		if c.send(ctx, &wire.ServerMessage{Type: wire.TypeEvent, Seq: seq, Event: ev}) != nil {
 			cancel()
 		}
 		h.cfg.Metrics.EventRelayed(eventAge(ev))
@@ -161,7 +162,7 @@ func eventAge(ev []byte) time.Duration {
 }
 
 // readFirst reads the auth message within the auth timeout.
-func (c *conn) readFirst(ctx context.Context) (*ClientMessage, error) {
+func (c *conn) readFirst(ctx context.Context) (*wire.ClientMessage, error) {
 	actx, cancel := context.WithTimeout(ctx, c.hub.cfg.AuthTimeout)
 	defer cancel()
 	_, data, err := c.ws.Read(actx)
@@ -169,9 +170,9 @@ func (c *conn) readFirst(ctx context.Context) (*ClientMessage, error) {
 		c.ws.Close(closeUnauthorized, "no auth message")
 		return nil, err
 	}
-	var m ClientMessage
-	if json.Unmarshal(data, &m) != nil || m.Type != TypeAuth || m.Token == "" {
-		c.sendError(ctx, CodeUnauthorized, "the first message must be {\"type\":\"auth\",\"token\":...}")
+	var m wire.ClientMessage
+	if json.Unmarshal(data, &m) != nil || m.Type != wire.TypeAuth || m.Token == "" {
+		c.sendError(ctx, wire.CodeUnauthorized, "the first message must be {\"type\":\"auth\",\"token\":...}")
 		c.ws.Close(closeUnauthorized, "unauthorized")
 		return nil, errors.New("no auth")
 	}
@@ -198,7 +199,7 @@ func (c *conn) watchToken(ctx context.Context) {
 				continue
 			}
 			notice, _ := json.Marshal(gateway.Event{Type: gateway.EvNotice, Time: time.Now(), Code: "token_expiring", Message: "the session token expires soon: send a fresh one"})
-			c.send(ctx, &ServerMessage{Type: TypeEvent, Event: notice})
+			c.send(ctx, &wire.ServerMessage{Type: wire.TypeEvent, Event: notice})
 		}
 		select {
 		case <-ctx.Done():
@@ -219,27 +220,27 @@ func (c *conn) watchToken(ctx context.Context) {
 // state unless it is a well-formed, allowed command.
 func (c *conn) handle(ctx context.Context, data []byte) {
 	h := c.hub
-	var m ClientMessage
+	var m wire.ClientMessage
 	if err := json.Unmarshal(data, &m); err != nil {
-		c.sendError(ctx, CodeBadJSON, "the message is not valid JSON")
+		c.sendError(ctx, wire.CodeBadJSON, "the message is not valid JSON")
 		return
 	}
 	switch m.Type {
-	case TypeToken:
+	case wire.TypeToken:
 		agent, exp, err := h.cfg.Verify(m.Token)
 		if err != nil || agent != c.agent {
-			c.sendError(ctx, CodeUnauthorized, "the new token is not valid for this agent")
+			c.sendError(ctx, wire.CodeUnauthorized, "the new token is not valid for this agent")
 			return
 		}
 		c.mu.Lock()
 		c.expires = exp
 		c.mu.Unlock()
 		ok := true
-		c.send(ctx, &ServerMessage{Type: TypeReply, ID: m.ID, OK: &ok, Expires: &exp})
+		c.send(ctx, &wire.ServerMessage{Type: wire.TypeReply, ID: m.ID, OK: &ok, Expires: &exp})
 		return
-	case TypeCmd:
+	case wire.TypeCmd:
 	default:
-		c.sendError(ctx, CodeBadJSON, "unknown message type")
+		c.sendError(ctx, wire.CodeBadJSON, "unknown message type")
 		return
 	}
 	if m.ID == "" {
@@ -250,9 +251,9 @@ func (c *conn) handle(ctx context.Context, data []byte) {
 	defer cancel()
 	reply, err := h.command(cctx, c.agent, &m)
 	if reply == nil {
-		reply = &ServerMessage{}
+		reply = &wire.ServerMessage{}
 	}
-	reply.Type, reply.ID = TypeReply, m.ID
+	reply.Type, reply.ID = wire.TypeReply, m.ID
 	ok := err == nil
 	reply.OK = &ok
 	result := "ok"
@@ -265,7 +266,7 @@ func (c *conn) handle(ctx context.Context, data []byte) {
 		} else {
 			h.log.Error("control: command failed", "agent", c.agent, "op", m.Op, "err", err)
 		}
-		reply.Error = &ErrorBody{Code: code, Message: msg}
+		reply.Error = &wire.ErrorBody{Code: code, Message: msg}
 		result = code
 	}
 	h.cfg.Metrics.Command(opLabel(m.Op), result)
@@ -275,10 +276,10 @@ func (c *conn) handle(ctx context.Context, data []byte) {
 // opLabel keeps metric labels to the known operations.
 func opLabel(op string) string {
 	switch op {
-	case OpSignIn, OpSignOut, OpGetState, OpSIPCredentials:
+	case wire.OpSignIn, wire.OpSignOut, wire.OpGetState, wire.OpSIPCredentials:
 		return op
 	}
-	if _, err := toCommand(&ClientMessage{Op: op, Reason: "x", Digits: "1", Target: &gateway.Target{Kind: gateway.TargetAgent, ID: "x"}}); err != nil && gateway.CodeOf(err) == CodeUnknownCommand {
+	if _, err := toCommand(&wire.ClientMessage{Op: op, Reason: "x", Digits: "1", Target: &gateway.Target{Kind: gateway.TargetAgent, ID: "x"}}); err != nil && gateway.CodeOf(err) == wire.CodeUnknownCommand {
 		return "unknown"
 	}
 	return op

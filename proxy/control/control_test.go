@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/agentbar/agentbar/proxy/auth"
+	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/proxy/eventlog"
 	"github.com/agentbar/agentbar/proxy/gateway"
 )
@@ -113,16 +114,16 @@ func (f *fixture) token(t *testing.T, agent string) string {
 type client struct {
 	t       *testing.T
 	ws      *websocket.Conn
-	pending []*ServerMessage // read while waiting for a reply
+	pending []*wire.ServerMessage // read while waiting for a reply
 }
 
-func (f *fixture) dial(t *testing.T, auth ClientMessage, origin string) (*client, *ServerMessage) {
+func (f *fixture) dial(t *testing.T, auth wire.ClientMessage, origin string) (*client, *wire.ServerMessage) {
 	t.Helper()
 	h := http.Header{}
 	if origin != "" {
 		h.Set("Origin", origin)
 	}
-	ws, _, err := websocket.Dial(context.Background(), f.url, &websocket.DialOptions{Subprotocols: []string{Subprotocol}, HTTPHeader: h})
+	ws, _, err := websocket.Dial(context.Background(), f.url, &websocket.DialOptions{Subprotocols: []string{wire.Subprotocol}, HTTPHeader: h})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func (f *fixture) dial(t *testing.T, auth ClientMessage, origin string) (*client
 	c := &client{t: t, ws: ws}
 	c.send(auth)
 	hello := c.next()
-	if hello.Type != TypeHello {
+	if hello.Type != wire.TypeHello {
 		t.Fatalf("got %+v, want hello", hello)
 	}
 	return c, hello
@@ -143,7 +144,7 @@ func (c *client) send(m any) {
 	}
 }
 
-func (c *client) next() *ServerMessage {
+func (c *client) next() *wire.ServerMessage {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -151,7 +152,7 @@ func (c *client) next() *ServerMessage {
 	if err != nil {
 		c.t.Fatalf("read: %v", err)
 	}
-	var m ServerMessage
+	var m wire.ServerMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		c.t.Fatal(err)
 	}
@@ -159,14 +160,14 @@ func (c *client) next() *ServerMessage {
 }
 
 // reply sends a command and returns its reply, collecting events that come first.
-func (c *client) reply(cmd ClientMessage) (*ServerMessage, []*ServerMessage) {
+func (c *client) reply(cmd wire.ClientMessage) (*wire.ServerMessage, []*wire.ServerMessage) {
 	c.t.Helper()
-	cmd.Type = TypeCmd
+	cmd.Type = wire.TypeCmd
 	c.send(cmd)
-	var events []*ServerMessage
+	var events []*wire.ServerMessage
 	for {
 		m := c.next()
-		if m.Type == TypeReply && m.ID == cmd.ID {
+		if m.Type == wire.TypeReply && m.ID == cmd.ID {
 			c.pending = append(c.pending, events...)
 			return m, events
 		}
@@ -178,13 +179,13 @@ func (c *client) reply(cmd ClientMessage) (*ServerMessage, []*ServerMessage) {
 func (c *client) event() (uint64, gateway.Event) {
 	c.t.Helper()
 	for {
-		var m *ServerMessage
+		var m *wire.ServerMessage
 		if len(c.pending) > 0 {
 			m, c.pending = c.pending[0], c.pending[1:]
 		} else {
 			m = c.next()
 		}
-		if m.Type == TypeEvent && m.Seq > 0 {
+		if m.Type == wire.TypeEvent && m.Seq > 0 {
 			var ev gateway.Event
 			json.Unmarshal(m.Event, &ev)
 			return m.Seq, ev
@@ -194,20 +195,20 @@ func (c *client) event() (uint64, gateway.Event) {
 
 func TestCommandsAndBadInput(t *testing.T) {
 	f := newFixture(t)
-	c, hello := f.dial(t, ClientMessage{Type: TypeAuth, Token: f.token(t, "1001")}, "")
+	c, hello := f.dial(t, wire.ClientMessage{Type: wire.TypeAuth, Token: f.token(t, "1001")}, "")
 	if hello.Agent != "1001" || hello.Snapshot.State != gateway.StateSignedOut || len(hello.Reasons) != 1 {
 		t.Fatalf("hello %+v", hello)
 	}
-	if r, _ := c.reply(ClientMessage{ID: "1", Op: "ready"}); *r.OK || r.Error.Code != CodeNotSignedIn {
+	if r, _ := c.reply(wire.ClientMessage{ID: "1", Op: "ready"}); *r.OK || r.Error.Code != wire.CodeNotSignedIn {
 		t.Fatalf("ready before sign-in: %+v", r)
 	}
-	if r, _ := c.reply(ClientMessage{ID: "2", Op: OpSignIn}); !*r.OK {
+	if r, _ := c.reply(wire.ClientMessage{ID: "2", Op: wire.OpSignIn}); !*r.OK {
 		t.Fatalf("sign in: %+v", r.Error)
 	}
 	if _, ev := c.event(); ev.State != gateway.StateNotReady {
 		t.Fatalf("first event %+v", ev)
 	}
-	if r, _ := c.reply(ClientMessage{ID: "3", Op: "ready"}); !*r.OK {
+	if r, _ := c.reply(wire.ClientMessage{ID: "3", Op: "ready"}); !*r.OK {
 		t.Fatalf("ready: %+v", r.Error)
 	}
 	if _, ev := c.event(); ev.State != gateway.StateReady {
@@ -216,25 +217,25 @@ func TestCommandsAndBadInput(t *testing.T) {
 
 	// Each bad input gets its code and changes nothing.
 	c.ws.Write(context.Background(), websocket.MessageText, []byte("{not json"))
-	if m := c.next(); m.Type != TypeError || m.Error.Code != CodeBadJSON {
+	if m := c.next(); m.Type != wire.TypeError || m.Error.Code != wire.CodeBadJSON {
 		t.Fatalf("invalid JSON: %+v", m)
 	}
 	for _, tc := range []struct {
-		cmd  ClientMessage
+		cmd  wire.ClientMessage
 		code string
 	}{
-		{ClientMessage{ID: "4", Op: "explode"}, CodeUnknownCommand},
-		{ClientMessage{ID: "5", Op: "hold"}, string(gateway.CodeNoCall)},
-		{ClientMessage{ID: "6", Op: "not_ready"}, string(gateway.CodeBadRequest)},
-		{ClientMessage{ID: "7", Op: "transfer", Target: &gateway.Target{Kind: "planet", ID: "x"}}, string(gateway.CodeBadRequest)},
-		{ClientMessage{ID: "8", Op: "dtmf", Digits: "12x"}, string(gateway.CodeBadRequest)},
+		{wire.ClientMessage{ID: "4", Op: "explode"}, wire.CodeUnknownCommand},
+		{wire.ClientMessage{ID: "5", Op: "hold"}, string(gateway.CodeNoCall)},
+		{wire.ClientMessage{ID: "6", Op: "not_ready"}, string(gateway.CodeBadRequest)},
+		{wire.ClientMessage{ID: "7", Op: "transfer", Target: &gateway.Target{Kind: "planet", ID: "x"}}, string(gateway.CodeBadRequest)},
+		{wire.ClientMessage{ID: "8", Op: "dtmf", Digits: "12x"}, string(gateway.CodeBadRequest)},
 	} {
 		r, _ := c.reply(tc.cmd)
 		if *r.OK || r.Error.Code != tc.code || r.Error.Message == "" {
 			t.Errorf("%s: %+v, want %s", tc.cmd.Op, r.Error, tc.code)
 		}
 	}
-	r, _ := c.reply(ClientMessage{ID: "9", Op: OpGetState})
+	r, _ := c.reply(wire.ClientMessage{ID: "9", Op: wire.OpGetState})
 	if r.Snapshot.State != gateway.StateReady {
 		t.Fatalf("state changed by refused commands: %+v", r.Snapshot)
 	}
@@ -251,7 +252,7 @@ func TestCommandsAndBadInput(t *testing.T) {
 			break
 		}
 	}
-	c2, hello := f.dial(t, ClientMessage{Type: TypeAuth, Token: f.token(t, "1001")}, "")
+	c2, hello := f.dial(t, wire.ClientMessage{Type: wire.TypeAuth, Token: f.token(t, "1001")}, "")
 	if hello.Snapshot.State != gateway.StateReady {
 		t.Fatalf("state after oversized frame: %+v", hello.Snapshot)
 	}
@@ -261,19 +262,19 @@ func TestCommandsAndBadInput(t *testing.T) {
 func TestResumeDeliversEachEventOnceInOrder(t *testing.T) {
 	f := newFixture(t)
 	tok := f.token(t, "1002")
-	c, _ := f.dial(t, ClientMessage{Type: TypeAuth, Token: tok}, "")
-	c.reply(ClientMessage{ID: "1", Op: OpSignIn})
+	c, _ := f.dial(t, wire.ClientMessage{Type: wire.TypeAuth, Token: tok}, "")
+	c.reply(wire.ClientMessage{ID: "1", Op: wire.OpSignIn})
 	last, _ := c.event()
 	c.ws.Close(websocket.StatusNormalClosure, "") // the network drops
 
 	// Events happen while the bar is away.
-	other, _ := f.dial(t, ClientMessage{Type: TypeAuth, Token: tok}, "")
+	other, _ := f.dial(t, wire.ClientMessage{Type: wire.TypeAuth, Token: tok}, "")
 	for i, op := range []string{"ready", "not_ready", "ready"} {
-		other.reply(ClientMessage{ID: string(rune('a' + i)), Op: op, Reason: "meeting"})
+		other.reply(wire.ClientMessage{ID: string(rune('a' + i)), Op: op, Reason: "meeting"})
 	}
 	other.ws.Close(websocket.StatusNormalClosure, "")
 
-	c, hello := f.dial(t, ClientMessage{Type: TypeAuth, Token: tok, Resume: &last}, "")
+	c, hello := f.dial(t, wire.ClientMessage{Type: wire.TypeAuth, Token: tok, Resume: &last}, "")
 	if hello.Seq != last+3 {
 		t.Fatalf("hello seq %d, want %d", hello.Seq, last+3)
 	}
@@ -285,7 +286,7 @@ func TestResumeDeliversEachEventOnceInOrder(t *testing.T) {
 		}
 	}
 	// Nothing else is pending: the next message is the reply to a probe.
-	if r, ev := c.reply(ClientMessage{ID: "probe", Op: OpGetState}); len(ev) != 0 || !*r.OK {
+	if r, ev := c.reply(wire.ClientMessage{ID: "probe", Op: wire.OpGetState}); len(ev) != 0 || !*r.OK {
 		t.Fatalf("extra messages after replay: %d", len(ev))
 	}
 }
@@ -294,18 +295,18 @@ func TestRefusals(t *testing.T) {
 	f := newFixture(t, "https://crm.example.com")
 	// A forbidden Origin is refused at the upgrade.
 	_, resp, err := websocket.Dial(context.Background(), f.url, &websocket.DialOptions{
-		Subprotocols: []string{Subprotocol}, HTTPHeader: http.Header{"Origin": {"https://evil.example.com"}}})
+		Subprotocols: []string{wire.Subprotocol}, HTTPHeader: http.Header{"Origin": {"https://evil.example.com"}}})
 	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("forbidden origin: %v", err)
 	}
 	// A bad token closes with 4001.
 	ws, _, err := websocket.Dial(context.Background(), f.url, &websocket.DialOptions{
-		Subprotocols: []string{Subprotocol}, HTTPHeader: http.Header{"Origin": {"https://crm.example.com"}}})
+		Subprotocols: []string{wire.Subprotocol}, HTTPHeader: http.Header{"Origin": {"https://crm.example.com"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ws.CloseNow()
-	b, _ := json.Marshal(ClientMessage{Type: TypeAuth, Token: f.token(t, "1001") + "x"})
+	b, _ := json.Marshal(wire.ClientMessage{Type: wire.TypeAuth, Token: f.token(t, "1001") + "x"})
 	ws.Write(context.Background(), websocket.MessageText, b)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -319,21 +320,21 @@ func TestRefusals(t *testing.T) {
 	}
 	// The token in the subprotocol works, and a fresh token for another agent is refused.
 	ws2, _, err := websocket.Dial(context.Background(), f.url, &websocket.DialOptions{
-		Subprotocols: []string{Subprotocol, TokenPrefix + f.token(t, "1003")},
+		Subprotocols: []string{wire.Subprotocol, wire.TokenPrefix + f.token(t, "1003")},
 		HTTPHeader:   http.Header{"Origin": {"https://crm.example.com"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &client{t: t, ws: ws2}
-	if m := c.next(); m.Type != TypeHello || m.Agent != "1003" {
+	if m := c.next(); m.Type != wire.TypeHello || m.Agent != "1003" {
 		t.Fatalf("hello %+v", m)
 	}
-	c.send(ClientMessage{Type: TypeToken, ID: "t", Token: f.token(t, "1004")})
-	if m := c.next(); m.Type != TypeError || m.Error.Code != CodeUnauthorized {
+	c.send(wire.ClientMessage{Type: wire.TypeToken, ID: "t", Token: f.token(t, "1004")})
+	if m := c.next(); m.Type != wire.TypeError || m.Error.Code != wire.CodeUnauthorized {
 		t.Fatalf("token for another agent: %+v", m)
 	}
-	c.send(ClientMessage{Type: TypeToken, ID: "t2", Token: f.token(t, "1003")})
-	if m := c.next(); m.Type != TypeReply || !*m.OK || m.Expires == nil {
+	c.send(wire.ClientMessage{Type: wire.TypeToken, ID: "t2", Token: f.token(t, "1003")})
+	if m := c.next(); m.Type != wire.TypeReply || !*m.OK || m.Expires == nil {
 		t.Fatalf("token refresh: %+v", m)
 	}
 }

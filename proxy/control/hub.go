@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/proxy/gateway"
 )
 
@@ -41,7 +42,7 @@ type Config struct {
 	// open the channel; empty allows only the proxy's own host.
 	AllowedOrigins []string
 	// SIPCredentials hands the page short-lived credentials for its soft phone.
-	SIPCredentials func(agent string) (SIPCredentials, error)
+	SIPCredentials func(agent string) (wire.SIPCredentials, error)
 	// MaxMessage bounds one client message; default 16 KiB.
 	MaxMessage int64
 	// AuthTimeout bounds the wait for the first message; default 10 s.
@@ -211,13 +212,13 @@ func (h *Hub) record(agent string, ev gateway.Event) {
 }
 
 // command maps a client command to the gateway.
-func (h *Hub) command(ctx context.Context, agent string, m *ClientMessage) (*ServerMessage, error) {
+func (h *Hub) command(ctx context.Context, agent string, m *wire.ClientMessage) (*wire.ServerMessage, error) {
 	switch m.Op {
-	case OpSignIn:
+	case wire.OpSignIn:
 		return nil, h.signIn(ctx, agent, m.Force)
-	case OpSignOut:
+	case wire.OpSignOut:
 		return nil, h.signOut(ctx, agent)
-	case OpGetState:
+	case wire.OpGetState:
 		snap := gateway.Snapshot{State: gateway.StateSignedOut}
 		if s := h.session(agent); s != nil {
 			var err error
@@ -225,8 +226,8 @@ func (h *Hub) command(ctx context.Context, agent string, m *ClientMessage) (*Ser
 				return nil, err
 			}
 		}
-		return &ServerMessage{Snapshot: &snap}, nil
-	case OpSIPCredentials:
+		return &wire.ServerMessage{Snapshot: &snap}, nil
+	case wire.OpSIPCredentials:
 		if h.cfg.SIPCredentials == nil {
 			return nil, gateway.Errorf(gateway.CodeUnsupported, "this proxy hands out no SIP credentials")
 		}
@@ -234,7 +235,7 @@ func (h *Hub) command(ctx context.Context, agent string, m *ClientMessage) (*Ser
 		if err != nil {
 			return nil, err
 		}
-		return &ServerMessage{SIP: &cr}, nil
+		return &wire.ServerMessage{SIP: &cr}, nil
 	}
 	cmd, err := toCommand(m)
 	if err != nil {
@@ -242,13 +243,13 @@ func (h *Hub) command(ctx context.Context, agent string, m *ClientMessage) (*Ser
 	}
 	s := h.session(agent)
 	if s == nil {
-		return nil, &gateway.Error{Code: CodeNotSignedIn, Message: "sign in first"}
+		return nil, &gateway.Error{Code: wire.CodeNotSignedIn, Message: "sign in first"}
 	}
 	return nil, s.Do(ctx, cmd)
 }
 
 // toCommand checks a client command's fields and builds the gateway command.
-func toCommand(m *ClientMessage) (gateway.Command, error) {
+func toCommand(m *wire.ClientMessage) (gateway.Command, error) {
 	cmd := gateway.Command{Op: gateway.Op(m.Op), CallID: m.CallID, Reason: m.Reason, Digits: m.Digits, Duration: time.Duration(m.Seconds) * time.Second}
 	need := func(ok bool, what string) error {
 		if !ok {
@@ -264,7 +265,7 @@ func toCommand(m *ClientMessage) (gateway.Command, error) {
 	case gateway.OpNotReady, gateway.OpRest:
 		return cmd, need(m.Reason != "", "a reason")
 	case gateway.OpDTMF:
-		return cmd, need(validDigits(m.Digits), "digits (0-9, *, #, A-D)")
+		return cmd, need(wire.ValidDigits(m.Digits), "digits (0-9, *, #, A-D)")
 	case gateway.OpDial, gateway.OpTransfer, gateway.OpConsult:
 		if err := need(m.Target != nil && m.Target.ID != "", "a target"); err != nil {
 			return cmd, err
@@ -277,17 +278,5 @@ func toCommand(m *ClientMessage) (gateway.Command, error) {
 		cmd.Target = *m.Target
 		return cmd, nil
 	}
-	return cmd, &gateway.Error{Code: CodeUnknownCommand, Message: fmt.Sprintf("unknown command %q", m.Op)}
-}
-
-func validDigits(s string) bool {
-	if s == "" || len(s) > 32 {
-		return false
-	}
-	for _, r := range s {
-		if !strings.ContainsRune("0123456789*#ABCD", r) {
-			return false
-		}
-	}
-	return true
+	return cmd, &gateway.Error{Code: wire.CodeUnknownCommand, Message: fmt.Sprintf("unknown command %q", m.Op)}
 }

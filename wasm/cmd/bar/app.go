@@ -16,6 +16,7 @@ import (
 	"syscall/js"
 	"time"
 
+	"github.com/agentbar/agentbar/proxy/gateway"
 	"github.com/agentbar/agentbar/sip"
 	"github.com/agentbar/agentbar/wasm/core"
 )
@@ -464,7 +465,7 @@ func (a *app) onMessage(m core.ServerMessage) {
 		if out == core.Replayed {
 			payload.Set("replayed", true)
 		}
-		a.emit(ev.Type, payload)
+		a.emit(string(ev.Type), payload)
 	case "error":
 		if m.Error != nil {
 			a.emit("error", map[string]string{"op": "channel", "code": m.Error.Code, "message": m.Error.Message})
@@ -843,7 +844,7 @@ func parseTarget(v js.Value) (core.Target, error) {
 		s := strings.TrimSpace(v.String())
 		for _, k := range []string{"agent", "queue", "number"} {
 			if id, ok := strings.CutPrefix(s, k+":"); ok {
-				return core.Target{Kind: k, ID: id}, nil
+				return core.Target{Kind: gateway.TargetKind(k), ID: id}, nil
 			}
 		}
 		if s == "" {
@@ -851,7 +852,7 @@ func parseTarget(v js.Value) (core.Target, error) {
 		}
 		return core.Target{Kind: "number", ID: s}, nil
 	case js.TypeObject:
-		t := core.Target{Kind: str(v, "kind"), ID: str(v, "id")}
+		t := core.Target{Kind: gateway.TargetKind(str(v, "kind")), ID: str(v, "id")}
 		if t.Kind == "" {
 			t.Kind = "number"
 		}

@@ -1,16 +1,12 @@
-// Package control is the agent's control channel: a versioned JSON protocol
-// over WebSocket between the bar and the proxy. Commands go up with an id
-// and get one reply; normalized events come down with a per-agent sequence
-// number from the event log, so a bar that reconnects resumes from the last
-// number it saw and gets every later event once, in order. The vendor
-// session (gateway.Session) belongs to the proxy, not to the connection: a
-// dropped connection does not sign the agent out.
-//
-// The protocol is documented in docs/control-channel.md.
-package control
+// Package wire is the control channel's protocol, version 1: the messages
+// the bar and the proxy exchange, their types, operations and error codes
+// (docs/control-channel.md). The proxy's hub (proxy/control) and the bar
+// (wasm/core) both use it, so the two ends cannot drift apart.
+package wire
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/agentbar/agentbar/proxy/gateway"
@@ -88,6 +84,8 @@ type ErrorBody struct {
 	Message string `json:"message"`
 }
 
+func (e *ErrorBody) Error() string { return e.Code + ": " + e.Message }
+
 // SIPCredentials are short-lived credentials for the page's soft phone.
 type SIPCredentials struct {
 	URI      string    `json:"uri"`  // the SIP edge, ws(s)://.../v1/sip
@@ -95,4 +93,18 @@ type SIPCredentials struct {
 	User     string    `json:"user"` // digest username
 	Password string    `json:"password"`
 	Expires  time.Time `json:"expires"`
+}
+
+// ValidDigits reports whether s is a DTMF string a command may carry: 1 to
+// 32 of 0-9, *, #, A-D.
+func ValidDigits(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789*#ABCD", r) {
+			return false
+		}
+	}
+	return true
 }
