@@ -76,6 +76,21 @@ func (e *Emulator) do(w http.ResponseWriter, r *http.Request, g gateway.Session,
 	return true
 }
 
+// liveBody is live followed by reading the JSON body, answering a
+// malformed one: the preamble of the operations that take parameters.
+func (e *Emulator) liveBody(w http.ResponseWriter, r *http.Request, agent string) (gateway.Session, map[string]any, bool) {
+	_, g, found := e.live(w, agent)
+	if !found {
+		return nil, nil, false
+	}
+	body, err := readBody(r)
+	if err != nil {
+		fail(w, codeBadParam, "malformed body")
+		return nil, nil, false
+	}
+	return g, body, true
+}
+
 // liveState is live followed by snapshot: the preamble of every operation
 // that depends on the agent's state.
 func (e *Emulator) liveState(w http.ResponseWriter, r *http.Request, agent string) (*session, gateway.Session, gateway.Snapshot, bool) {

@@ -104,13 +104,8 @@ func (e *Emulator) handleCallout(kind gateway.TargetKind) handler {
 // handleReject is POST voicecall/{agentid}/reject with {"callid","mode"}:
 // mode 1 leaves the agent busy, mode 2 makes it idle again.
 func (e *Emulator) handleReject(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	_, g, found := e.live(w, agent)
+	g, body, found := e.liveBody(w, r, agent)
 	if !found {
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		fail(w, codeBadParam, "malformed body")
 		return
 	}
 	mode, good := intField(body, "mode", 0)
@@ -164,13 +159,8 @@ func transferModes(devicetype int) []int {
 // handleTransfer is POST voicecall/{agentid}/transfer (body table 6-143),
 // carried out as the call center's blind transfer whatever the mode.
 func (e *Emulator) handleTransfer(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	_, g, found := e.live(w, agent)
+	g, body, found := e.liveBody(w, r, agent)
 	if !found {
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		fail(w, codeBadParam, "malformed body")
 		return
 	}
 	dt, good1 := intField(body, "devicetype", -1)
@@ -206,13 +196,8 @@ func (e *Emulator) handleTransfer(w http.ResponseWriter, r *http.Request, agent 
 // consult of an agent (devicetype 2) or skill (1); the result is the
 // callid. Three-party help (mode 2) is carried out as a consult too.
 func (e *Emulator) handleInnerHelp(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	_, g, found := e.live(w, agent)
+	g, body, found := e.liveBody(w, r, agent)
 	if !found {
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		fail(w, codeBadParam, "malformed body")
 		return
 	}
 	dst, _ := str(body, "dstaddress")
@@ -234,13 +219,8 @@ func (e *Emulator) handleInnerHelp(w http.ResponseWriter, r *http.Request, agent
 
 // handleConfJoin is POST voicecall/{agentid}/confjoin {"callid"}.
 func (e *Emulator) handleConfJoin(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	_, g, found := e.live(w, agent)
+	g, body, found := e.liveBody(w, r, agent)
 	if !found {
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		fail(w, codeBadParam, "malformed body")
 		return
 	}
 	id, _ := str(body, "callid")
