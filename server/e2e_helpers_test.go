@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -78,6 +79,23 @@ type e2eServer struct {
 // nil, changes the configuration before the server is built.
 func e2eStartServer(t *testing.T, storeDir string, edit func(*config.Config)) *e2eServer {
 	t.Helper()
+	return e2eStartServerWith(t, e2eSetup{storeDir: storeDir, edit: edit})
+}
+
+// e2eSetup is what a test may change in e2eStartServer's server.
+type e2eSetup struct {
+	storeDir string
+	env      map[string]string    // further AGENTBAR_* variables
+	edit     func(*config.Config) // changes the loaded configuration
+	logs     *e2eLogBuf           // where the server logs; nil: a private buffer
+	level    slog.Level           // log level (default info)
+	opts     []option             // server options (test hooks)
+}
+
+// e2eStartServerWith is e2eStartServer with the setup spelled out.
+func e2eStartServerWith(t *testing.T, su e2eSetup) *e2eServer {
+	t.Helper()
+	storeDir, edit := su.storeDir, su.edit
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +108,7 @@ func e2eStartServer(t *testing.T, storeDir string, edit func(*config.Config)) *e
 		"AGENTBAR_CALLCENTER_AGENT_LISTEN": "127.0.0.1:0",
 		"AGENTBAR_CALLCENTER_TRUNK_LISTEN": "127.0.0.1:0",
 	}
+	maps.Copy(env, su.env)
 	cfg, err := config.Load("", func(k string) string { return env[k] })
 	if err != nil {
 		ln.Close()
@@ -108,14 +127,17 @@ func e2eStartServer(t *testing.T, storeDir string, edit func(*config.Config)) *e
 	if edit != nil {
 		edit(cfg)
 	}
-	logs := &e2eLogBuf{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logs := su.logs
+	if logs == nil {
+		logs = &e2eLogBuf{}
+	}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: su.level}))
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("E2E_LOGS") != "" {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	srv, err := New(context.Background(), cfg, log)
+	srv, err := New(context.Background(), cfg, log, su.opts...)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)

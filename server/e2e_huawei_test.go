@@ -1,12 +1,9 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -46,37 +43,6 @@ func (x *e2eHuaweiSecrets) all() []string {
 // with its logs (debug and up) in logs.
 func e2eStartHuaweiServer(t *testing.T, logs *e2eLogBuf, secrets *e2eHuaweiSecrets) *e2eServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{
-		"AGENTBAR_LISTEN":                  ln.Addr().String(),
-		"AGENTBAR_AUTH_HMAC_KEY":           e2eHMACKey,
-		"AGENTBAR_SIP_SECRET":              "e2e-sip-secret",
-		"AGENTBAR_BUS_STORE_DIR":           t.TempDir(),
-		"AGENTBAR_CALLCENTER_AGENT_LISTEN": "127.0.0.1:0",
-		"AGENTBAR_CALLCENTER_TRUNK_LISTEN": "127.0.0.1:0",
-		"AGENTBAR_GATEWAY":                 "huawei",
-	}
-	cfg, err := config.Load("", func(k string) string { return env[k] })
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
-	cfg.CallCenter.WrapUp = 2 * time.Second
-	cfg.CallCenter.RingTimeout = 15 * time.Second
-	cfg.CallCenter.Queues = []config.Queue{{ID: "support", Name: "Support"}}
-	cfg.CallCenter.Agents = []config.Agent{
-		{ID: "1001", Name: "Ada", Password: "pw1001", Queues: []string{"support"}},
-		{ID: "1002", Name: "Grace", Password: "pw1002", Queues: []string{"support"}},
-	}
-	cfg.CallCenter.Reasons = []config.Reason{{Code: "meeting", Label: "Meeting"}, {Code: "lunch", Label: "Lunch", Rest: true}}
-	cfg.Gateway.Huawei.Demo.GuidInterval = 300 * time.Millisecond
-	cfg.Gateway.Huawei.Demo.GuidTimeout = 600 * time.Millisecond
-	cfg.Gateway.Huawei.Demo.PollHold = 500 * time.Millisecond
-	cfg.Gateway.Huawei.Poll.ResignInBackoff = 200 * time.Millisecond
-
 	hook := func(c *huaweiemu.Config) {
 		for _, a := range c.Agents {
 			secrets.passwords = append(secrets.passwords, a.Password)
@@ -87,34 +53,22 @@ func e2eStartHuaweiServer(t *testing.T, logs *e2eLogBuf, secrets *e2eHuaweiSecre
 			secrets.mu.Unlock()
 		}
 	}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
+	s := e2eStartServerWith(t, e2eSetup{
+		storeDir: t.TempDir(),
+		env:      map[string]string{"AGENTBAR_GATEWAY": "huawei"},
+		edit: func(cfg *config.Config) {
+			cfg.Gateway.Huawei.Demo.GuidInterval = 300 * time.Millisecond
+			cfg.Gateway.Huawei.Demo.GuidTimeout = 600 * time.Millisecond
+			cfg.Gateway.Huawei.Demo.PollHold = 500 * time.Millisecond
+			cfg.Gateway.Huawei.Poll.ResignInBackoff = 200 * time.Millisecond
+		},
+		logs:  logs,
+		level: slog.LevelDebug,
+		opts:  []option{func(s *Server) { s.huaweiEmulatorHook = hook }},
 	})
-	srv, err := New(context.Background(), cfg, log, func(s *Server) { s.huaweiEmulatorHook = hook })
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
-	if srv.hwDemo == nil {
+	if s.srv.hwDemo == nil {
 		t.Fatal("AGENTBAR_GATEWAY=huawei did not start the demo emulator")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln) }()
-	s := &e2eServer{srv: srv, cfg: cfg, url: cfg.PublicURL}
-	s.stop = sync.OnceFunc(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("Run: %v", err)
-		}
-		cctx, ccancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer ccancel()
-		srv.Close(cctx)
-	})
-	t.Cleanup(s.stop)
 	return s
 }
 
@@ -269,7 +223,7 @@ func TestE2EHuaweiDemo(t *testing.T) {
 	}
 	sent = append(sent, string(ready))
 	all, logText := secrets.all(), logs.String()
-	if len(secrets.passwords) != 2 || len(all) < 10 {
+	if len(secrets.passwords) != len(s.cfg.CallCenter.Agents) || len(all) < 10 {
 		t.Fatalf("collected %d passwords and %d secrets in all", len(secrets.passwords), len(all))
 	}
 	for _, sec := range all {
