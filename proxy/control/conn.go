@@ -276,7 +276,7 @@ func (c *conn) handle(ctx context.Context, data []byte) {
 // opLabel keeps metric labels to the known operations.
 func opLabel(op string) string {
 	switch op {
-	case wire.OpSignIn, wire.OpSignOut, wire.OpGetState, wire.OpSIPCredentials:
+	case wire.OpSignIn, wire.OpSignOut, wire.OpGetState, wire.OpSIPCredentials, wire.OpGetStats:
 		return op
 	}
 	if _, err := toCommand(&wire.ClientMessage{Op: op, Reason: "x", Digits: "1", Target: &gateway.Target{Kind: gateway.TargetAgent, ID: "x"}}); err != nil && gateway.CodeOf(err) == wire.CodeUnknownCommand {

@@ -227,6 +227,20 @@ func (h *Hub) command(ctx context.Context, agent string, m *wire.ClientMessage) 
 			}
 		}
 		return &wire.ServerMessage{Snapshot: &snap}, nil
+	case wire.OpGetStats:
+		s := h.session(agent)
+		if s == nil {
+			return nil, &gateway.Error{Code: wire.CodeNotSignedIn, Message: "sign in first"}
+		}
+		src, ok := s.(gateway.StatsSource)
+		if !ok {
+			return nil, gateway.Errorf(gateway.CodeUnsupported, "this call center reports no statistics")
+		}
+		st, err := src.Stats(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &wire.ServerMessage{Stats: &st}, nil
 	case wire.OpSIPCredentials:
 		if h.cfg.SIPCredentials == nil {
 			return nil, gateway.Errorf(gateway.CodeUnsupported, "this proxy hands out no SIP credentials")

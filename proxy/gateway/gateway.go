@@ -177,6 +177,38 @@ type Snapshot struct {
 	Calls    []CallInfo `json:"calls,omitempty"`
 }
 
+// Stats are the figures a bar shows beside its controls: the callers
+// waiting in the agent's queues and the agent's own day so far.
+type Stats struct {
+	Time   time.Time    `json:"time"`             // when the figures were read
+	Queues []QueueStats `json:"queues,omitempty"` // the agent's queues
+	Agent  *AgentStats  `json:"agent,omitempty"`  // nil when the vendor has none
+}
+
+// QueueStats is one queue's live figures.
+type QueueStats struct {
+	ID          string `json:"id"`
+	Name        string `json:"name,omitempty"`
+	Waiting     int    `json:"waiting"`                // callers waiting now
+	LongestWait int    `json:"longest_wait,omitempty"` // seconds the oldest caller has waited
+	Ready       int    `json:"ready,omitempty"`        // agents ready to take a call
+}
+
+// AgentStats is the agent's own day (since sign-in or midnight, as the
+// vendor counts).
+type AgentStats struct {
+	Answered int `json:"answered"`           // calls answered
+	TalkTime int `json:"talk_time"`          // seconds talking, all calls
+	Missed   int `json:"missed,omitempty"`   // calls offered and not answered
+	Outbound int `json:"outbound,omitempty"` // calls dialled
+}
+
+// StatsSource is a Session that can report Stats. Sessions of vendors
+// without statistics do not implement it (the bar then shows none).
+type StatsSource interface {
+	Stats(ctx context.Context) (Stats, error)
+}
+
 // Reason is a not-ready or rest reason the bar offers.
 type Reason struct {
 	Code  string `json:"code"`

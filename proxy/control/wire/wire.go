@@ -36,6 +36,7 @@ const (
 	OpSignOut        = "sign_out"
 	OpGetState       = "get_state"
 	OpSIPCredentials = "sip_credentials"
+	OpGetStats       = "get_stats" // reply carries stats; unsupported when the vendor has none
 )
 
 // Stable error codes of the control channel, beside gateway.Code.
@@ -76,6 +77,7 @@ type ServerMessage struct {
 	Reasons  []gateway.Reason  `json:"reasons,omitempty"`
 	SIP      *SIPCredentials   `json:"sip,omitempty"`
 	Expires  *time.Time        `json:"expires,omitempty"` // token expiry, in hello
+	Stats    *gateway.Stats    `json:"stats,omitempty"`   // reply to get_stats
 }
 
 // ErrorBody is a stable code and a human message.
