@@ -18,9 +18,9 @@ import (
 // closeUnauthorized is the close code for a missing, bad or expired token.
 const closeUnauthorized = 4001
 
-// ServeHTTP upgrades GET /v1/agent/ws after checking the Origin, then runs
-// the channel: authentication, hello, replay from the resume point, live
-// events, commands.
+// ServeHTTP upgrades GET /v1/agent/ws after checking the Origin, then
+// starts the channel: authentication, hello, replay from the resume point,
+// live events, commands.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !OriginAllowed(r, h.cfg.AllowedOrigins) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
@@ -40,7 +40,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(h.cfg.MaxMessage)
 	c := &conn{hub: h, ws: ws}
-	c.run(r.Context(), token)
+	// The channel outlives the request: it runs on a goroutine of its own,
+	// so that the request, its headers and this goroutine's deep stack are
+	// freed while the channel idles. The hub's context ends it on Close.
+	go c.run(h.ctx, token)
 }
 
 // tokenFromSubprotocols finds a JWT offered as "access_token.<jwt>".
@@ -63,7 +66,9 @@ type conn struct {
 
 	mu      sync.Mutex
 	agent   string
-	expires time.Time
+	expires time.Time   // the token's
+	warned  time.Time   // the expiry last warned about
+	timer   *time.Timer // the token's next warning or expiry
 }
 
 func (c *conn) send(ctx context.Context, m *wire.ServerMessage) error {
@@ -136,7 +141,12 @@ func (c *conn) run(ctx context.Context, token string) {
 		return
 	}
 	defer stop()
-	go c.watchToken(ctx)
+	c.armToken(ctx)
+	defer func() {
+		c.mu.Lock()
+		c.timer.Stop()
+		c.mu.Unlock()
+	}()
 
 	for {
 		_, data, err := c.ws.Read(ctx)
@@ -179,41 +189,45 @@ func (c *conn) readFirst(ctx context.Context) (*wire.ClientMessage, error) {
 	return &m, nil
 }
 
-// watchToken warns the bar before its token expires and closes the channel when it has.
-func (c *conn) watchToken(ctx context.Context) {
-	for {
-		c.mu.Lock()
-		exp := c.expires
-		c.mu.Unlock()
-		warnIn := time.Until(exp) - c.hub.cfg.TokenWarning
-		if warnIn > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(warnIn):
-			}
-			c.mu.Lock()
-			refreshed := c.expires.After(exp)
-			c.mu.Unlock()
-			if refreshed {
-				continue
-			}
-			notice, _ := json.Marshal(gateway.Event{Type: gateway.EvNotice, Time: time.Now(), Code: "token_expiring", Message: "the session token expires soon: send a fresh one"})
-			c.send(ctx, &wire.ServerMessage{Type: wire.TypeEvent, Event: notice})
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Until(exp)):
-		}
-		c.mu.Lock()
-		refreshed := c.expires.After(exp)
-		c.mu.Unlock()
-		if !refreshed {
-			c.ws.Close(closeUnauthorized, "token expired")
-			return
-		}
+// armToken sets the token timer for the current expiry: it fires first
+// TokenWarning before it, then at it. A timer rather than a goroutine keeps
+// an idle channel small.
+func (c *conn) armToken(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at := c.expires
+	if !c.warned.Equal(c.expires) {
+		at = at.Add(-c.hub.cfg.TokenWarning)
 	}
+	if c.timer == nil {
+		c.timer = time.AfterFunc(time.Until(at), func() { c.tokenTimer(ctx) })
+		return
+	}
+	c.timer.Reset(time.Until(at))
+}
+
+// tokenTimer warns the bar that its token expires soon, or closes the
+// channel once it has expired, unless a fresh token came meanwhile.
+func (c *conn) tokenTimer(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	c.mu.Lock()
+	now, exp := time.Now(), c.expires
+	warn := !now.Before(exp.Add(-c.hub.cfg.TokenWarning)) && now.Before(exp) && !c.warned.Equal(exp)
+	if warn {
+		c.warned = exp
+	}
+	c.mu.Unlock()
+	switch {
+	case !now.Before(exp):
+		c.ws.Close(closeUnauthorized, "token expired")
+		return
+	case warn:
+		notice, _ := json.Marshal(gateway.Event{Type: gateway.EvNotice, Time: now, Code: "token_expiring", Message: "the session token expires soon: send a fresh one"})
+		c.send(ctx, &wire.ServerMessage{Type: wire.TypeEvent, Event: notice})
+	}
+	c.armToken(ctx)
 }
 
 // handle answers one client message. Nothing the bar sends can change
@@ -235,6 +249,7 @@ func (c *conn) handle(ctx context.Context, data []byte) {
 		c.mu.Lock()
 		c.expires = exp
 		c.mu.Unlock()
+		c.armToken(ctx)
 		ok := true
 		c.send(ctx, &wire.ServerMessage{Type: wire.TypeReply, ID: m.ID, OK: &ok, Expires: &exp})
 		return

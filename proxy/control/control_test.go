@@ -338,3 +338,63 @@ func TestRefusals(t *testing.T) {
 		t.Fatalf("token refresh: %+v", m)
 	}
 }
+
+// TestTokenExpiry: the bar is warned TokenWarning before its token
+// expires; a fresh token moves the expiry (no close at the old one); the
+// channel closes with 4001 once the current token has expired.
+func TestTokenExpiry(t *testing.T) {
+	log, err := eventlog.Open(t.Context(), eventlog.Config{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	base := time.Now()
+	expiries := map[string]time.Time{"first": base.Add(1500 * time.Millisecond), "second": base.Add(2500 * time.Millisecond)}
+	hub, err := NewHub(Config{
+		Gateway: stubGateway{}, Log: log, TokenWarning: time.Second,
+		Verify: func(tok string) (string, time.Time, error) {
+			exp, ok := expiries[tok]
+			if !ok {
+				return "", time.Time{}, gateway.Errorf(gateway.CodeBadRequest, "unknown token")
+			}
+			return "ana", exp, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(hub)
+	t.Cleanup(srv.Close)
+	f := &fixture{url: "ws" + strings.TrimPrefix(srv.URL, "http"), hub: hub}
+	c, _ := f.dial(t, wire.ClientMessage{Type: wire.TypeAuth, Token: "first"}, "")
+
+	warning := func() time.Time {
+		t.Helper()
+		m := c.next()
+		var ev gateway.Event
+		json.Unmarshal(m.Event, &ev)
+		if m.Type != wire.TypeEvent || ev.Code != "token_expiring" {
+			t.Fatalf("got %+v, want the token_expiring notice", m)
+		}
+		return time.Now()
+	}
+	if at := warning(); at.Before(expiries["first"].Add(-time.Second)) {
+		t.Fatalf("warned %v before expiry, earlier than TokenWarning", expiries["first"].Sub(at))
+	}
+	c.send(wire.ClientMessage{Type: wire.TypeToken, ID: "t", Token: "second"})
+	if r := c.next(); r.Type != wire.TypeReply || r.OK == nil || !*r.OK || r.Expires == nil || !r.Expires.Equal(expiries["second"]) {
+		t.Fatalf("token reply %+v", r)
+	}
+	if at := warning(); at.Before(expiries["second"].Add(-time.Second)) {
+		t.Fatalf("the fresh token was warned about %v before its expiry", expiries["second"].Sub(at))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _, err = c.ws.Read(ctx)
+	if code := websocket.CloseStatus(err); code != closeUnauthorized {
+		t.Fatalf("read after expiry: %v (close code %d), want close %d", err, code, closeUnauthorized)
+	}
+	if now := time.Now(); now.Before(expiries["second"]) {
+		t.Fatalf("closed %v before the fresh token expired", expiries["second"].Sub(now))
+	}
+}

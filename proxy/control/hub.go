@@ -57,8 +57,10 @@ type Config struct {
 
 // Hub owns the agents' gateway sessions and serves their control channels.
 type Hub struct {
-	cfg Config
-	log *slog.Logger
+	cfg    Config
+	log    *slog.Logger
+	ctx    context.Context // ends every channel on Close
+	cancel context.CancelFunc
 
 	mu       sync.Mutex
 	sessions map[string]gateway.Session
@@ -87,7 +89,8 @@ func NewHub(cfg Config) (*Hub, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
 	}
-	return &Hub{cfg: cfg, log: cfg.Logger, sessions: map[string]gateway.Session{}}, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Hub{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, sessions: map[string]gateway.Session{}}, nil
 }
 
 type noMetrics struct{}
@@ -103,8 +106,9 @@ func (h *Hub) Sessions() int {
 	return len(h.sessions)
 }
 
-// Close signs every agent out.
+// Close closes every control channel and signs every agent out.
 func (h *Hub) Close(ctx context.Context) {
+	h.cancel()
 	h.mu.Lock()
 	sessions := h.sessions
 	h.sessions = map[string]gateway.Session{}

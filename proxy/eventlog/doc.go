@@ -35,12 +35,25 @@
 //
 // # Resuming
 //
+// The events stream republishes every event, once stored, on
+// "agentbar.live.<agent>" with its stream sequence. Each Log holds one core
+// NATS subscription on those subjects and hands each event to the
+// subscribers of its agent; a subscriber holds no JetStream consumer and,
+// while idle, no goroutine (one runs only while it has events to deliver).
+// That keeps an idle control channel small and lets any NATS serve any
+// number of bars without raising its consumer limits.
+//
 // Subscribe finds the first event with a number above the caller's, by a
-// binary search over the stream with "next message on subject" lookups, and
-// reads from there with an ordered JetStream consumer filtered on the agent's
-// subject. The consumer reads the stored events and then the live ones as a
-// single stream, so events appended during the catch-up are neither missed
-// nor repeated.
+// binary search over the stream with "next message on subject" lookups,
+// registers the subscriber for live events, and then reads the stored
+// events from that point on with the same lookups. Live events that arrive
+// meanwhile wait on the subscriber's queue; numbers already delivered are
+// skipped, so each event arrives once and in order. Core NATS delivery is
+// at most once: when a live event's number shows a gap (events dropped by a
+// slow consumer, say), the subscriber reads the missing ones from the
+// store, where they are bound to be because only stored events are
+// republished; after a reconnect or a slow-consumer error every subscriber
+// reads the store again from where it stands.
 //
 // Agent ids are user input: only [A-Za-z0-9_-]{1,64} is accepted, checked
 // before any subject is built.

@@ -92,7 +92,8 @@ type Log struct {
 	mu     sync.Mutex
 	closed bool
 	agents map[string]*agentState
-	subs   map[*subscription]struct{}
+	live   map[string][]*subscription // by agent
+	sub    *nats.Subscription         // the live events of every agent
 }
 
 // Open connects to the configured NATS (starting the embedded server when
@@ -117,13 +118,17 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		cfg:    cfg,
 		log:    cfg.Logger.With("component", "eventlog", "stream", cfg.Stream),
 		agents: make(map[string]*agentState),
-		subs:   make(map[*subscription]struct{}),
+		live:   make(map[string][]*subscription),
 	}
 	if err := l.connect(ctx); err != nil {
 		l.shutdown()
 		return nil, err
 	}
 	if err := l.createStreams(ctx); err != nil {
+		l.shutdown()
+		return nil, err
+	}
+	if err := l.listen(); err != nil {
 		l.shutdown()
 		return nil, err
 	}
@@ -167,9 +172,13 @@ func (l *Log) connect(ctx context.Context) error {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			l.log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+			l.resyncAll() // live events sent meanwhile were lost
 		}),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			l.log.Warn("nats async error", "err", err)
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				l.resyncAll() // the live subscription dropped events
+			}
 		}),
 	}
 	url := l.cfg.URL
@@ -180,10 +189,6 @@ func (l *Log) connect(ctx context.Context) error {
 			StoreDir:   l.cfg.StoreDir,
 			DontListen: true,
 			NoSigs:     true,
-			// Every open control channel holds one ordered consumer on
-			// the events stream; the server's default of 1,000 consumers
-			// per stream would refuse the 1,001st bar.
-			JetStreamLimits: server.JSLimitOpts{DefaultMaxConsumers: -1},
 		})
 		if err != nil {
 			return fmt.Errorf("eventlog: embedded nats server: %w", err)
@@ -232,6 +237,13 @@ func (l *Log) createStreams(ctx context.Context) error {
 		MaxAge:      l.cfg.MaxAge,
 		Storage:     jetstream.FileStorage,
 		Replicas:    l.cfg.Replicas,
+		// Every stored event is published again for the live fan-out
+		// (subscribe.go): the copy exists only once the event is stored,
+		// and carries its stream sequence.
+		RePublish: &jetstream.RePublish{
+			Source:      eventSubjectPrefix + "*",
+			Destination: liveSubjectPrefix + "{{wildcard(1)}}",
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("eventlog: stream %s: %w", l.cfg.Stream, err)
@@ -280,9 +292,9 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
-	subs := make([]*subscription, 0, len(l.subs))
-	for s := range l.subs {
-		subs = append(subs, s)
+	var subs []*subscription
+	for _, agentSubs := range l.live {
+		subs = append(subs, agentSubs...)
 	}
 	l.mu.Unlock()
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -537,7 +538,7 @@ func TestSubscribeContextEnds(t *testing.T) {
 		t.Fatal("subscription did not end with its context")
 	}
 	l.mu.Lock()
-	n := len(l.subs)
+	n := len(l.live)
 	l.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("%d subscriptions still registered", n)
@@ -608,5 +609,69 @@ func TestOpenConfig(t *testing.T) {
 				t.Fatalf("Open: %v, want ErrConfig", err)
 			}
 		})
+	}
+}
+
+// TestLostLiveEventsRecovered: live copies that never arrive (a slow
+// consumer, a reconnect) are read from the store when the next one shows
+// the gap, or on a resync, so the subscriber still gets every event once
+// and in order.
+func TestLostLiveEventsRecovered(t *testing.T) {
+	l := open(t, Config{StoreDir: t.TempDir()})
+	ch, _ := subscribe(t, l, "olga", 0)
+	want := appendN(t, l, "olga", 2, "a")
+	receive(t, ch, 2)
+
+	// Take the subscription off the fan-out while two events are stored:
+	// their live copies are lost to it.
+	l.mu.Lock()
+	subs := l.live["olga"]
+	delete(l.live, "olga")
+	l.mu.Unlock()
+	maps.Copy(want, appendN(t, l, "olga", 2, "lost"))
+	l.mu.Lock()
+	l.live["olga"] = subs
+	l.mu.Unlock()
+	maps.Copy(want, appendN(t, l, "olga", 1, "gap"))
+	got := receive(t, ch, 3)
+	for i, it := range got {
+		if it.seq != uint64(3+i) || it.event != want[it.seq] {
+			t.Fatalf("delivery %d is %d %q, want %d %q", i, it.seq, it.event, 3+i, want[uint64(3+i)])
+		}
+	}
+
+	// The newest event lost with nothing after it: a resync finds it.
+	l.mu.Lock()
+	delete(l.live, "olga")
+	l.mu.Unlock()
+	last := appendN(t, l, "olga", 1, "tail")
+	l.mu.Lock()
+	l.live["olga"] = subs
+	l.mu.Unlock()
+	l.resyncAll()
+	if it := receive(t, ch, 1)[0]; it.seq != 6 || it.event != last[6] {
+		t.Fatalf("after the resync: %d %q, want 6 %q", it.seq, it.event, last[6])
+	}
+	expectNext(t, l, ch, "olga", 7)
+	select {
+	case it := <-ch:
+		t.Fatalf("extra delivery %d %q", it.seq, it.event)
+	default:
+	}
+}
+
+// TestNoConsumers: subscribers share the Log's one live subscription; the
+// stream holds no consumer per subscriber.
+func TestNoConsumers(t *testing.T) {
+	l := open(t, Config{StoreDir: t.TempDir()})
+	for i := range 5 {
+		subscribe(t, l, fmt.Sprintf("p%d", i), 0)
+	}
+	info, err := l.events.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Consumers != 0 {
+		t.Fatalf("%d consumers on the stream, want 0", info.State.Consumers)
 	}
 }
