@@ -3,7 +3,9 @@ package server
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -77,9 +79,21 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, apiError{Code: code, Message: msg})
 }
 
+// Sign-in throttling: per agent id, 5 failures, then one more every 20 s;
+// per client address (which many agents may share behind a NAT or a
+// reverse proxy), 30 failures, then one every 2 s.
+const (
+	agentBurst, agentEvery = 5, 20 * time.Second
+	addrBurst, addrEvery   = 30, 2 * time.Second
+)
+
 // handleSession signs an agent in with id and password and returns a
-// short-lived JWT for the control channel and the SIP edge.
-func handleSession(dir *directory, iss tokenIssuer) http.HandlerFunc {
+// short-lived JWT for the control channel and the SIP edge. Repeated
+// failures for one agent or from one address are answered 429 with
+// Retry-After, before the password is checked.
+func handleSession(dir *directory, iss tokenIssuer, now func() time.Time) http.HandlerFunc {
+	agents := newThrottle(agentBurst, agentEvery, now)
+	addrs := newThrottle(addrBurst, addrEvery, now)
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -93,11 +107,20 @@ func handleSession(dir *directory, iss tokenIssuer) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, "bad_request", `send {"agent":"...","password":"..."}`)
 			return
 		}
+		addr := clientAddr(r)
+		if wait := max(agents.wait(req.Agent), addrs.wait(addr)); wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			writeError(w, http.StatusTooManyRequests, "too_many_attempts", "too many failed sign-ins: try again later")
+			return
+		}
 		a, ok := dir.check(req.Agent, req.Password)
 		if !ok {
+			agents.fail(req.Agent)
+			addrs.fail(addr)
 			writeError(w, http.StatusUnauthorized, "unknown_agent", "unknown agent or wrong password")
 			return
 		}
+		agents.succeed(req.Agent)
 		tok, exp, err := iss.Issue(a.ID, a.Name)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, "internal", "could not issue a token")
@@ -105,4 +128,14 @@ func handleSession(dir *directory, iss tokenIssuer) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, sessionResponse{Token: tok, Expires: exp, Agent: a.ID, Name: a.Name})
 	}
+}
+
+// clientAddr is the client's IP address (without the port). Forwarding
+// headers are not trusted: anyone can send them.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
