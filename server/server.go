@@ -115,7 +115,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...opti
 	}
 	if s.hub, err = control.NewHub(control.Config{
 		Gateway: s.gw, Log: s.events, AllowedOrigins: cfg.AllowedOrigins,
-		Verify: s.verifyToken, SIPCredentials: s.sipCredentials,
+		Verify: s.verifyToken, Renew: s.renewToken, SIPCredentials: s.sipCredentials,
 		Logger: log.With("component", "control"), Metrics: hubMetrics{s.metrics},
 	}); err != nil {
 		s.Close(ctx)
@@ -209,6 +209,21 @@ func (s *Server) verifyToken(tok string) (string, time.Time, error) {
 		return "", time.Time{}, err
 	}
 	return c.Agent(), c.ExpiresAt.Time, nil
+}
+
+// renewToken mints a fresh token for the session of a valid one (see
+// auth.Issuer.Renew); CRM-minted tokens renew too, counted from their
+// auth_time or iat.
+func (s *Server) renewToken(tok string) (string, time.Time, error) {
+	c, err := s.verify.Verify(tok)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	fresh, exp, err := s.issuer.Renew(c, s.cfg.Auth.MaxSession)
+	if errors.Is(err, auth.CodeSessionOver) {
+		return "", time.Time{}, &gateway.Error{Code: gateway.Code(auth.CodeSessionOver), Message: "the session has reached its maximum length: sign in again"}
+	}
+	return fresh, exp, err
 }
 
 // authorizeBearer checks the JWT the SIP edge found (Authorization: Bearer).

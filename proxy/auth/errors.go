@@ -40,6 +40,9 @@ const (
 	CodeTokenTooLongLived Code = "token_too_long_lived"
 	// CodeTokenNoSubject: the token names no agent (empty sub).
 	CodeTokenNoSubject Code = "token_no_subject"
+	// CodeSessionOver: a renewal was refused because the session (since
+	// auth_time) has lasted its maximum; the agent signs in again.
+	CodeSessionOver Code = "session_over"
 )
 
 // The codes of SIP username refusals.
@@ -78,6 +81,8 @@ func (c Code) describe() string {
 		return "token has no expiry"
 	case CodeTokenTooLongLived:
 		return "token lifetime exceeds the maximum"
+	case CodeSessionOver:
+		return "the session has reached its maximum length: sign in again"
 	case CodeTokenNoSubject:
 		return "token names no agent"
 	case CodeSIPMalformed:

@@ -49,17 +49,47 @@ func (i *Issuer) Issue(agent, name string) (token string, expires time.Time, err
 		return "", time.Time{}, errors.New("auth: cannot issue a token without an agent")
 	}
 	iat := time.Unix(i.now().Unix(), 0)
-	exp := time.Unix(iat.Add(i.ttl).Unix(), 0)
-	claims := &Claims{
-		Name: name,
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    i.issuer,
-			Subject:   agent,
-			Audience:  jwt.ClaimStrings{i.audience},
-			ExpiresAt: &jwt.NumericDate{Time: exp},
-			IssuedAt:  &jwt.NumericDate{Time: iat},
-			ID:        rand.Text(),
-		},
+	return i.sign(&Claims{Name: name, AuthTime: &jwt.NumericDate{Time: iat}}, agent, iat, iat.Add(i.ttl))
+}
+
+// Renew mints a fresh token for the session old (claims a Verifier
+// accepted): same agent, name, tenant and auth_time, a new lifetime, but
+// never past auth_time + maxSession, after which the agent must sign in
+// again. A bar renews before its token expires without keeping the
+// password.
+func (i *Issuer) Renew(old *Claims, maxSession time.Duration) (token string, expires time.Time, err error) {
+	if old == nil || old.Subject == "" {
+		return "", time.Time{}, errors.New("auth: cannot renew a token without an agent")
+	}
+	auth := old.AuthTime
+	if auth == nil {
+		auth = old.IssuedAt
+	}
+	if auth == nil {
+		return "", time.Time{}, CodeSessionOver
+	}
+	iat := time.Unix(i.now().Unix(), 0)
+	end := auth.Add(maxSession)
+	if !iat.Before(end) {
+		return "", time.Time{}, CodeSessionOver
+	}
+	exp := iat.Add(i.ttl)
+	if exp.After(end) {
+		exp = end
+	}
+	return i.sign(&Claims{Name: old.Name, Tenant: old.Tenant, AuthTime: &jwt.NumericDate{Time: auth.Time}}, old.Subject, iat, exp)
+}
+
+// sign completes claims with the registered claims and signs them.
+func (i *Issuer) sign(claims *Claims, agent string, iat, exp time.Time) (token string, expires time.Time, err error) {
+	exp = time.Unix(exp.Unix(), 0)
+	claims.RegisteredClaims = jwt.RegisteredClaims{
+		Issuer:    i.issuer,
+		Subject:   agent,
+		Audience:  jwt.ClaimStrings{i.audience},
+		ExpiresAt: &jwt.NumericDate{Time: exp},
+		IssuedAt:  &jwt.NumericDate{Time: iat},
+		ID:        rand.Text(),
 	}
 	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(i.key)
 	if err != nil {

@@ -2,9 +2,12 @@ package auth
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 func TestIssueRoundTrip(t *testing.T) {
@@ -135,5 +138,63 @@ func TestIssueErrors(t *testing.T) {
 				t.Fatalf("token %q is not a compact JWS", tok)
 			}
 		})
+	}
+}
+
+// TestRenew: a renewed token keeps the agent, name and auth_time, gets a
+// new lifetime capped at auth_time + maxSession, and is refused once the
+// session has lasted that long. A token without auth_time (a CRM's) counts
+// from its iat.
+func TestRenew(t *testing.T) {
+	key := bytes.Repeat([]byte{0x42}, MinHMACKeyLen)
+	clock := testNow()
+	now := func() time.Time { return clock }
+	iss, err := NewIssuer(key, testIssuer, testAudience, time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(Config{Issuer: testIssuer, Audience: testAudience, HMACKey: key, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := iss.Issue("1001", "Ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := v.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AuthTime == nil || !c.AuthTime.Equal(testNow()) {
+		t.Fatalf("auth_time = %v, want the sign-in time %v", c.AuthTime, testNow())
+	}
+	const maxSession = 150 * time.Minute
+	clock = clock.Add(50 * time.Minute)
+	tok2, exp2, err := iss.Renew(c, maxSession)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := v.Verify(tok2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.Agent() != "1001" || c2.Name != "Ada" || !c2.AuthTime.Equal(testNow()) || !exp2.Equal(clock.Add(time.Hour)) || c2.ID == c.ID {
+		t.Fatalf("renewed claims %+v (auth_time %v), expires %v", c2, c2.AuthTime, exp2)
+	}
+	clock = clock.Add(50 * time.Minute) // 100 min into the session: capped at 150
+	_, exp3, err := iss.Renew(c2, maxSession)
+	if err != nil || !exp3.Equal(testNow().Add(maxSession)) {
+		t.Fatalf("renewal near the end: expires %v, %v; want %v", exp3, err, testNow().Add(maxSession))
+	}
+	clock = testNow().Add(maxSession)
+	if _, _, err := iss.Renew(c2, maxSession); !errors.Is(err, CodeSessionOver) {
+		t.Fatalf("renewal at the session's end: %v, want %v", err, CodeSessionOver)
+	}
+	crm := &Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "1002", IssuedAt: jwt.NewNumericDate(testNow())}}
+	if _, exp, err := iss.Renew(crm, maxSession); !errors.Is(err, CodeSessionOver) {
+		t.Fatalf("a CRM token issued %v ago renewed until %v", maxSession, exp)
+	}
+	if _, _, err := iss.Renew(&Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "1003"}}, maxSession); !errors.Is(err, CodeSessionOver) {
+		t.Fatalf("a token without iat or auth_time renewed: %v", err)
 	}
 }

@@ -36,6 +36,9 @@ type Claims struct {
 	Name string `json:"name,omitempty"`
 	// Tenant identifies the agent's organisation, if the token carries one.
 	Tenant string `json:"tenant,omitempty"`
+	// AuthTime is when the agent proved who they are (the password
+	// sign-in); renewed tokens keep it. Absent, the token's iat stands in.
+	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
 	jwt.RegisteredClaims
 }
 

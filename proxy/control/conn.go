@@ -66,6 +66,7 @@ type conn struct {
 
 	mu      sync.Mutex
 	agent   string
+	token   string      // the channel's current token
 	expires time.Time   // the token's
 	warned  time.Time   // the expiry last warned about
 	timer   *time.Timer // the token's next warning or expiry
@@ -107,7 +108,7 @@ func (c *conn) run(ctx context.Context, token string) {
 		c.ws.Close(closeUnauthorized, "unauthorized")
 		return
 	}
-	c.agent, c.expires = agent, expires
+	c.agent, c.token, c.expires = agent, token, expires
 	h.log.Info("control: channel open", "agent", agent)
 
 	last, err := h.cfg.Log.LastSeq(ctx, agent)
@@ -230,6 +231,48 @@ func (c *conn) tokenTimer(ctx context.Context) {
 	c.armToken(ctx)
 }
 
+// setToken makes tok, valid until exp, the channel's token.
+func (c *conn) setToken(ctx context.Context, tok string, exp time.Time) {
+	c.mu.Lock()
+	c.token, c.expires = tok, exp
+	c.mu.Unlock()
+	c.armToken(ctx)
+}
+
+// renew answers renew_token: a fresh token for the channel's session,
+// which becomes the channel's token.
+func (c *conn) renew(ctx context.Context, id string) {
+	reply := &wire.ServerMessage{Type: wire.TypeReply, ID: id}
+	ok := false
+	result := "ok"
+	c.mu.Lock()
+	old := c.token
+	c.mu.Unlock()
+	switch {
+	case c.hub.cfg.Renew == nil:
+		reply.Error = &wire.ErrorBody{Code: string(gateway.CodeUnsupported), Message: "this proxy does not renew tokens: get a fresh one from the page's host"}
+	default:
+		tok, exp, err := c.hub.cfg.Renew(old)
+		if err != nil {
+			reply.Error = &wire.ErrorBody{Code: wire.CodeUnauthorized, Message: "the token cannot be renewed: sign in again"}
+			var ge *gateway.Error
+			if errors.As(err, &ge) {
+				reply.Error = &wire.ErrorBody{Code: string(ge.Code), Message: ge.Message}
+			}
+			break
+		}
+		c.setToken(ctx, tok, exp)
+		ok = true
+		reply.Token, reply.Expires = tok, &exp
+	}
+	if !ok {
+		result = reply.Error.Code
+	}
+	reply.OK = &ok
+	c.hub.cfg.Metrics.Command(wire.OpRenewToken, result)
+	c.send(ctx, reply)
+}
+
 // handle answers one client message. Nothing the bar sends can change
 // state unless it is a well-formed, allowed command.
 func (c *conn) handle(ctx context.Context, data []byte) {
@@ -246,14 +289,15 @@ func (c *conn) handle(ctx context.Context, data []byte) {
 			c.sendError(ctx, wire.CodeUnauthorized, "the new token is not valid for this agent")
 			return
 		}
-		c.mu.Lock()
-		c.expires = exp
-		c.mu.Unlock()
-		c.armToken(ctx)
+		c.setToken(ctx, m.Token, exp)
 		ok := true
 		c.send(ctx, &wire.ServerMessage{Type: wire.TypeReply, ID: m.ID, OK: &ok, Expires: &exp})
 		return
 	case wire.TypeCmd:
+		if m.Op == wire.OpRenewToken {
+			c.renew(ctx, m.ID)
+			return
+		}
 	default:
 		c.sendError(ctx, wire.CodeBadJSON, "unknown message type")
 		return

@@ -398,3 +398,66 @@ func TestTokenExpiry(t *testing.T) {
 		t.Fatalf("closed %v before the fresh token expired", expiries["second"].Sub(now))
 	}
 }
+
+// TestTokenRenew: renew_token replaces the channel's token with the fresh
+// one Renew mints (the reply carries it and its expiry, and the channel
+// then lives by it); a refusal comes back with Renew's code; without Renew
+// the op is unsupported.
+func TestTokenRenew(t *testing.T) {
+	log, err := eventlog.Open(t.Context(), eventlog.Config{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	base := time.Now()
+	expiries := map[string]time.Time{"first": base.Add(time.Hour), "second": base.Add(2 * time.Hour), "last": base.Add(3 * time.Hour)}
+	renewals := map[string]string{"first": "second"}
+	var renewed []string
+	cfg := Config{
+		Gateway: stubGateway{}, Log: log,
+		Verify: func(tok string) (string, time.Time, error) {
+			exp, ok := expiries[tok]
+			if !ok {
+				return "", time.Time{}, gateway.Errorf(gateway.CodeBadRequest, "unknown token")
+			}
+			return "ana", exp, nil
+		},
+		Renew: func(tok string) (string, time.Time, error) {
+			renewed = append(renewed, tok)
+			next, ok := renewals[tok]
+			if !ok {
+				return "", time.Time{}, &gateway.Error{Code: "session_over", Message: "sign in again"}
+			}
+			return next, expiries[next], nil
+		},
+	}
+	dial := func(cfg Config) *client {
+		hub, err := NewHub(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(hub)
+		t.Cleanup(srv.Close)
+		f := &fixture{url: "ws" + strings.TrimPrefix(srv.URL, "http"), hub: hub}
+		c, _ := f.dial(t, wire.ClientMessage{Type: wire.TypeAuth, Token: "first"}, "")
+		return c
+	}
+	c := dial(cfg)
+	r, _ := c.reply(wire.ClientMessage{ID: "r1", Op: wire.OpRenewToken})
+	if !*r.OK || r.Token != "second" || r.Expires == nil || !r.Expires.Equal(expiries["second"]) {
+		t.Fatalf("renewal reply %+v", r)
+	}
+	// The next renewal starts from the fresh token: the channel holds it.
+	r, _ = c.reply(wire.ClientMessage{ID: "r2", Op: wire.OpRenewToken})
+	if *r.OK || r.Error == nil || r.Error.Code != "session_over" || r.Token != "" {
+		t.Fatalf("refused renewal reply %+v", r)
+	}
+	if strings.Join(renewed, ",") != "first,second" {
+		t.Fatalf("Renew saw %v, want first then second", renewed)
+	}
+	cfg.Renew = nil
+	c = dial(cfg)
+	if r, _ := c.reply(wire.ClientMessage{ID: "r3", Op: wire.OpRenewToken}); *r.OK || r.Error.Code != string(gateway.CodeUnsupported) {
+		t.Fatalf("renewal without Renew: %+v", r)
+	}
+}

@@ -41,6 +41,10 @@ type Config struct {
 	// AllowedOrigins are the exact origins (scheme://host[:port]) that may
 	// open the channel; empty allows only the proxy's own host.
 	AllowedOrigins []string
+	// Renew mints a fresh token for the session of a valid one, without
+	// the password (renew_token); nil refuses renewals. A *gateway.Error
+	// it returns reaches the bar as is; any other error as unauthorized.
+	Renew func(token string) (fresh string, expires time.Time, err error)
 	// SIPCredentials hands the page short-lived credentials for its soft phone.
 	SIPCredentials func(agent string) (wire.SIPCredentials, error)
 	// MaxMessage bounds one client message; default 16 KiB.

@@ -121,6 +121,9 @@ type Auth struct {
 	PublicKeyFile string        `yaml:"public_key_file"`
 	TokenTTL      time.Duration `yaml:"token_ttl"`    // our tokens; default 1h
 	MaxLifetime   time.Duration `yaml:"max_lifetime"` // any token; default 12h
+	// MaxSession bounds renewals (renew_token): a bar renews its token
+	// without the password until this long after the sign-in; default 12h.
+	MaxSession time.Duration `yaml:"max_session"`
 }
 
 // SIP configures the SIP edge and the page's credentials.
@@ -259,6 +262,7 @@ func (c *Config) applyDefaults() {
 	def(&c.Auth.Issuer, "agentbar")
 	def(&c.Auth.Audience, "agentbar")
 	defD(&c.Auth.TokenTTL, time.Hour)
+	defD(&c.Auth.MaxSession, 12*time.Hour)
 	defD(&c.Auth.MaxLifetime, 12*time.Hour)
 	defD(&c.SIP.CredentialsTTL, 12*time.Hour)
 	def(&c.Bus.StoreDir, "data/events")

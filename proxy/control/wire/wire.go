@@ -36,7 +36,8 @@ const (
 	OpSignOut        = "sign_out"
 	OpGetState       = "get_state"
 	OpSIPCredentials = "sip_credentials"
-	OpGetStats       = "get_stats" // reply carries stats; unsupported when the vendor has none
+	OpGetStats       = "get_stats"   // reply carries stats; unsupported when the vendor has none
+	OpRenewToken     = "renew_token" // reply carries a fresh token for this session (no password)
 )
 
 // Stable error codes of the control channel, beside gateway.Code.
@@ -78,6 +79,7 @@ type ServerMessage struct {
 	SIP      *SIPCredentials   `json:"sip,omitempty"`
 	Expires  *time.Time        `json:"expires,omitempty"` // token expiry, in hello
 	Stats    *gateway.Stats    `json:"stats,omitempty"`   // reply to get_stats
+	Token    string            `json:"token,omitempty"`   // reply to renew_token
 }
 
 // ErrorBody is a stable code and a human message.
