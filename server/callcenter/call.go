@@ -64,6 +64,12 @@ func (cc *CallCenter) endLeg(l *leg, cause string, af *after) {
 		dlg := l.dlg
 		l.ops.post(dlg.bye)
 	}
+	switch {
+	case was == legConnected:
+		a.day.talk += cc.now().Sub(l.since)
+	case was == legRinging && (cause == ReasonMissed || cause == CauseFailed):
+		a.day.missed++
+	}
 	if m := l.media; m != nil {
 		if was == legConnected {
 			c.bridge.Remove(m)

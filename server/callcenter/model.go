@@ -23,6 +23,7 @@ type agent struct {
 	timerGen  int
 	legs      []*leg
 	bindings  []*binding
+	day       agentDay
 }
 
 // stopTimer cancels a pending wrap-up end.

@@ -97,6 +97,11 @@ func (cc *CallCenter) connectLeg(l *leg, af *after) {
 		l.ringTimer.Stop()
 	}
 	c.bridge.Add(l.media)
+	if l.role == roleDialer {
+		l.agent.day.outbound++
+	} else {
+		l.agent.day.answered++
+	}
 	cc.log.Info("callcenter: agent answered", "agent", l.agent.id, "call", c.id)
 	switch l.role {
 	case roleDialer:

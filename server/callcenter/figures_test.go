@@ -1,0 +1,58 @@
+package callcenter
+
+import (
+	"testing"
+	"time"
+
+	"github.com/agentbar/agentbar/proxy/gateway"
+)
+
+// TestFigures: a queue's waiting callers and ready agents, and an agent's
+// answered, missed and talk figures, as the bar's statistics show them.
+func TestFigures(t *testing.T) {
+	cc, _ := newTestCC(t, func(c *Config) { c.RingTimeout = 300 * time.Millisecond })
+	a1 := signIn(t, cc, "a1", answerCalls)
+	a2 := signIn(t, cc, "a2", ignoreCalls)
+
+	id, err := cc.PlaceCall("support", "alice", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := cc.QueueFigures("support", "nope")
+	if len(q) != 1 || q[0].ID != "support" || q[0].Name != "Support" || q[0].Waiting != 1 || q[0].Ready != 0 {
+		t.Fatalf("with a caller waiting and nobody ready: %+v", q)
+	}
+	if all := cc.QueueFigures(); len(all) != 2 || all[1].ID != "sales" || all[1].Waiting != 0 {
+		t.Fatalf("all queues: %+v", all)
+	}
+
+	// a2 is offered the call, lets it ring out (missed), and is set not ready.
+	a2.ready(t)
+	a2.ev.call(gateway.EvCallRinging)
+	a2.ev.ended(ReasonMissed)
+	a1.ready(t)
+	if a1.ev.call(gateway.EvCallAnswered).Call.ID != id {
+		t.Fatal("a1 answered another call")
+	}
+	st, err := a1.sess.Stats(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Agent == nil || st.Agent.Answered != 1 || st.Agent.Missed != 0 || len(st.Queues) != 1 || st.Queues[0].Waiting != 0 || st.Queues[0].Ready != 0 {
+		t.Fatalf("a1 talking: %+v %+v", st, st.Agent)
+	}
+	time.Sleep(1100 * time.Millisecond) // talk for a whole second: talk_time counts seconds
+	a1.do(t, gateway.Command{Op: gateway.OpHangup})
+	a1.ev.ended(CauseAgentHangup)
+	f1, _ := cc.AgentFigures("a1")
+	f2, _ := cc.AgentFigures("a2")
+	if f1.Answered != 1 || f1.TalkTime < time.Second || f2.Missed != 1 || f2.Answered != 0 {
+		t.Fatalf("after the call: a1 %+v, a2 %+v", f1, f2)
+	}
+	if st, _ := a1.sess.Stats(t.Context()); st.Agent.TalkTime < 1 {
+		t.Fatalf("a1's talk_time %d s after a call of over a second", st.Agent.TalkTime)
+	}
+	if _, ok := cc.AgentFigures("nobody"); ok {
+		t.Fatal("figures for an unknown agent")
+	}
+}
