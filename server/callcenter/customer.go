@@ -3,6 +3,8 @@ package callcenter
 import (
 	"fmt"
 	"maps"
+	"slices"
+	"time"
 
 	"github.com/agentbar/agentbar/proxy/gateway"
 )
@@ -25,6 +27,10 @@ type CallStats struct {
 	// Ended tells whether the call is over, and Cause why.
 	Ended bool
 	Cause string
+	// Rang is, for each agent phone the call was offered to, the time
+	// from its INVITE leaving the call center to its first 180 or 183
+	// arriving, in the order they arrived.
+	Rang []time.Duration
 }
 
 // PlaceCall starts a simulated customer calling queue: the call waits
@@ -98,7 +104,7 @@ func (cc *CallCenter) CallStats(callID string) (CallStats, bool) {
 
 // callStats builds c's report.
 func (cc *CallCenter) callStats(c *call) CallStats {
-	s := CallStats{DTMF: string(c.dtmf), Queue: c.queue, Waiting: c.waiting, Ended: c.ended, Cause: c.cause}
+	s := CallStats{DTMF: string(c.dtmf), Queue: c.queue, Waiting: c.waiting, Ended: c.ended, Cause: c.cause, Rang: slices.Clone(c.rang)}
 	for _, p := range c.parties {
 		if p.kind != partyCustomer && p.kind != partyTrunkIn {
 			continue

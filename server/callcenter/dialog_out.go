@@ -77,7 +77,22 @@ var errCanceled = errors.New("callcenter: call canceled")
 // it acknowledges), or the failure status. Ending ctx cancels the INVITE;
 // a 2xx that crosses the CANCEL is acknowledged and hung up.
 func (d *outDialog) waitAnswer(ctx context.Context) (answer []byte, code int, err error) {
-	err = d.s.WaitAnswer(ctx, sipgo.AnswerOptions{})
+	return d.waitAnswerWith(ctx, nil)
+}
+
+// waitAnswerWith is waitAnswer where provisional, if not nil, sees the
+// status of each provisional response as it arrives.
+func (d *outDialog) waitAnswerWith(ctx context.Context, provisional func(code int)) (answer []byte, code int, err error) {
+	opts := sipgo.AnswerOptions{}
+	if provisional != nil {
+		opts.OnResponse = func(res *sip.Response) error {
+			if res.IsProvisional() {
+				provisional(res.StatusCode)
+			}
+			return nil
+		}
+	}
+	err = d.s.WaitAnswer(ctx, opts)
 	if err == nil {
 		if err := d.s.Ack(context.Background()); err != nil {
 			d.ep.log.Warn("callcenter: ACK failed", "call", d.callID, "err", err)

@@ -34,6 +34,10 @@ func TestFigures(t *testing.T) {
 	if a1.ev.call(gateway.EvCallAnswered).Call.ID != id {
 		t.Fatal("a1 answered another call")
 	}
+	// Both phones rang (our UA sends 180 at once): two INVITE-to-180 times.
+	if r := stats(t, cc, id).Rang; len(r) != 2 || r[0] <= 0 || r[1] <= 0 {
+		t.Fatalf("INVITE to 180 times %v, want two", r)
+	}
 	st, err := a1.sess.Stats(t.Context())
 	if err != nil {
 		t.Fatal(err)

@@ -66,8 +66,9 @@ type call struct {
 	queue      string // the queue it came through, or is waiting in
 	data       map[string]string
 	bridge     Bridge
-	parties    []*party // external parties (customers, numbers)
-	legs       []*leg   // agent legs, ringing or connected
+	rang       []time.Duration // INVITE to the first 18x of each agent leg (CallStats.Rang)
+	parties    []*party        // external parties (customers, numbers)
+	legs       []*leg          // agent legs, ringing or connected
 	target     *gateway.Target
 	numberPort Port // a simulated party made ready for a dial to a number
 	waiting    bool

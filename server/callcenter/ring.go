@@ -40,6 +40,7 @@ func (cc *CallCenter) ring(ctx context.Context, l *leg, spec inviteSpec) {
 		return // withdrawn while the media was made; endLeg closes it
 	}
 	spec.sdp = offer
+	sent := time.Now()
 	dlg, err := cc.agentEP.invite(ctx, l.sipID, spec)
 	if err != nil {
 		cc.log.Warn("callcenter: cannot ring agent", "agent", l.agent.id, "err", err)
@@ -49,7 +50,17 @@ func (cc *CallCenter) ring(ctx context.Context, l *leg, spec inviteSpec) {
 	cc.mu.Lock()
 	l.dlg = dlg
 	cc.mu.Unlock()
-	answer, code, err := dlg.waitAnswer(ctx)
+	rang := false
+	answer, code, err := dlg.waitAnswerWith(ctx, func(code int) {
+		if rang || (code != 180 && code != 183) {
+			return
+		}
+		rang = true
+		d := time.Since(sent)
+		cc.mu.Lock()
+		l.call.rang = append(l.call.rang, d)
+		cc.mu.Unlock()
+	})
 	if err == nil {
 		if err = media.SetAnswer(answer); err != nil {
 			cc.log.Warn("callcenter: phone's SDP answer refused", "agent", l.agent.id, "err", err)
