@@ -78,6 +78,7 @@ type Call struct {
 	routes       []gosip.Uri
 	remoteHold   bool
 	offer        []byte // inbound: the SDP offer of the INVITE
+	early        []byte // inbound: the answer sent ahead in a 183 (EarlyMedia)
 	inviteTx     *gosip.ServerTx
 	pendingOK    *pendingOK     // our 2xx to an INVITE, until ACKed
 	ack          *gosip.Request // outbound: the ACK of the 2xx, resent on retransmissions
@@ -247,11 +248,18 @@ func (c *Call) Answer(ctx context.Context, media Media) error {
 		c.mu.Unlock()
 		return ErrCallState
 	}
+	early := c.early
+	if c.media != media {
+		early = nil // other media than the early answer's: answer afresh
+	}
 	c.state, c.media = CallAnswering, media
 	offer := c.offer
 	c.mu.Unlock()
 
-	sdp, err := respond(ctx, media, offer)
+	sdp, err := early, error(nil)
+	if sdp == nil {
+		sdp, err = respond(ctx, media, offer)
+	}
 	c.mu.Lock()
 	if c.state != CallAnswering {
 		c.mu.Unlock()
@@ -270,6 +278,39 @@ func (c *Call) Answer(ctx context.Context, media Media) error {
 	ok.res = c.ua.respondBody(c.inviteTx, c.invite, 200, "OK", c.localTag, sdp,
 		c.ua.dialogContact(), gosip.NewHeader("Allow", allowed), gosip.NewHeader("Supported", "outbound"))
 	go c.retransmitOK(ok, c.inviteTx.Connection())
+	return nil
+}
+
+// EarlyMedia answers a ringing call's offer ahead of time: media answers
+// the INVITE's offer and the UA sends 183 Session Progress with that SDP
+// (RFC 3261 §13.3.1.1), so that the far end can set up its transport (ICE,
+// DTLS) while the call still rings. A later Answer with the same media
+// sends the 200 OK with the same SDP at once (RFC 6337 §3.1.1). It needs an
+// INVITE with an offer (an offer in an unreliable 183 would never be
+// answered) and may be used once per call.
+func (c *Call) EarlyMedia(ctx context.Context, media Media) error {
+	c.mu.Lock()
+	if c.dir != Inbound || c.state != CallRinging || c.media != nil {
+		c.mu.Unlock()
+		return ErrCallState
+	}
+	offer := c.offer
+	c.mu.Unlock()
+	if len(offer) == 0 {
+		return fmt.Errorf("%w: early media needs an INVITE with an offer", ErrCallState)
+	}
+	sdp, err := media.Answer(ctx, offer)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrMedia, err)
+	}
+	c.mu.Lock()
+	if c.state != CallRinging || c.media != nil {
+		c.mu.Unlock()
+		return ErrCallState // answered, rejected or canceled meanwhile
+	}
+	c.media, c.early = media, sdp
+	c.mu.Unlock()
+	c.ua.respondBody(c.inviteTx, c.invite, 183, "Session Progress", c.localTag, sdp, c.ua.dialogContact())
 	return nil
 }
 

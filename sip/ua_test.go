@@ -5,6 +5,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -400,4 +401,58 @@ func TestFlowLossFailsPendingTransaction(t *testing.T) {
 		t.Fatalf("got %v, want ErrTransport", err)
 	}
 	ev.wait(t, EventRegistered)
+}
+
+// TestInboundEarlyMedia: EarlyMedia sends 183 with the media's answer while
+// the call rings; Answer with the same media sends 200 with the same SDP
+// without asking the media again; a second EarlyMedia is refused.
+func TestInboundEarlyMedia(t *testing.T) {
+	peer := wspeer.Start(t, wspeer.Config{Users: users})
+	_, ev, incoming := startUA(t, peer.URL(), nil)
+	ctx := ctxT(t)
+	if _, err := peer.WaitRegistered(ctx, "1001"); err != nil {
+		t.Fatal(err)
+	}
+	media := &fakeMedia{}
+	errs := make(chan error, 1)
+	go func() {
+		c := <-incoming
+		if err := c.EarlyMedia(ctx, media); err != nil {
+			errs <- fmt.Errorf("early media: %w", err)
+			return
+		}
+		if err := c.EarlyMedia(ctx, &fakeMedia{}); !errors.Is(err, ErrCallState) {
+			errs <- fmt.Errorf("second early media: %v, want ErrCallState", err)
+			return
+		}
+		errs <- c.Answer(ctx, media)
+	}()
+	call, err := peer.Call(ctx, "1001", testSDP(SendRecv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	var early []byte
+	for _, r := range call.Responses() {
+		if r.StatusCode == 183 {
+			early = r.Body()
+		}
+	}
+	final := call.Final()
+	if len(early) == 0 || final.StatusCode != 200 || string(final.Body()) != string(early) {
+		t.Fatalf("183 SDP %q, final %d with %q: want 183 with SDP, then 200 with the same", early, final.StatusCode, final.Body())
+	}
+	if n := len(media.remotes()); n != 1 {
+		t.Fatalf("media answered %d offers, want 1", n)
+	}
+	if err := call.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	ev.wait(t, EventCallAnswered)
+	if err := call.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev.wait(t, EventCallEnded)
 }

@@ -80,14 +80,15 @@ func (d *outDialog) waitAnswer(ctx context.Context) (answer []byte, code int, er
 	return d.waitAnswerWith(ctx, nil)
 }
 
-// waitAnswerWith is waitAnswer where provisional, if not nil, sees the
-// status of each provisional response as it arrives.
-func (d *outDialog) waitAnswerWith(ctx context.Context, provisional func(code int)) (answer []byte, code int, err error) {
+// waitAnswerWith is waitAnswer where provisional, if not nil, sees each
+// provisional response as it arrives: its status and its SDP, if any (an
+// early answer).
+func (d *outDialog) waitAnswerWith(ctx context.Context, provisional func(code int, sdp []byte)) (answer []byte, code int, err error) {
 	opts := sipgo.AnswerOptions{}
 	if provisional != nil {
 		opts.OnResponse = func(res *sip.Response) error {
 			if res.IsProvisional() {
-				provisional(res.StatusCode)
+				provisional(res.StatusCode, sdpBody(res))
 			}
 			return nil
 		}

@@ -50,16 +50,25 @@ func (cc *CallCenter) ring(ctx context.Context, l *leg, spec inviteSpec) {
 	cc.mu.Lock()
 	l.dlg = dlg
 	cc.mu.Unlock()
-	rang := false
-	answer, code, err := dlg.waitAnswerWith(ctx, func(code int) {
-		if rang || (code != 180 && code != 183) {
-			return
+	rang, early := false, false
+	answer, code, err := dlg.waitAnswerWith(ctx, func(code int, sdp []byte) {
+		if !rang && (code == 180 || code == 183) {
+			rang = true
+			d := time.Since(sent)
+			cc.mu.Lock()
+			l.call.rang = append(l.call.rang, d)
+			cc.mu.Unlock()
 		}
-		rang = true
-		d := time.Since(sent)
-		cc.mu.Lock()
-		l.call.rang = append(l.call.rang, d)
-		cc.mu.Unlock()
+		if len(sdp) > 0 && !early {
+			// An early answer (a 183 with SDP): the transport (ICE, DTLS)
+			// is set up while the phone rings, so that audio flows as
+			// soon as it answers. Nothing is sent before the answer: the
+			// leg joins the bridge only then.
+			early = true
+			if err := media.SetAnswer(sdp); err != nil {
+				cc.log.Warn("callcenter: phone's early SDP answer refused", "agent", l.agent.id, "err", err)
+			}
+		}
 	})
 	if err == nil {
 		if err = media.SetAnswer(answer); err != nil {
