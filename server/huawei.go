@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/agentbar/agentbar/proxy/gateway"
@@ -21,20 +22,39 @@ import (
 )
 
 // huaweiDemo is the demo mode's emulated CC-Gateway: the emulator in
-// front of the built-in call center, served on its own loopback listener.
+// front of the built-in call center, served on its own loopback listener
+// (with the adapter's push callback in push mode).
 type huaweiDemo struct {
 	emu *huaweiemu.Emulator
 	srv *http.Server
+	ln  net.Listener
 	url string
-	err chan error
+	err chan error // Serve's end, once serve ran
+}
+
+// serve starts serving the emulator and, if not nil, the push callback.
+func (d *huaweiDemo) serve(push http.Handler) {
+	d.srv.Handler = d.emu
+	if push != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/", d.emu)
+		mux.Handle(huawei.PushPath, push)
+		d.srv.Handler = mux
+	}
+	d.err = make(chan error, 1)
+	go func() { d.err <- d.srv.Serve(d.ln) }()
 }
 
 // close stops serving and the emulator (after the hub signed agents out).
 func (d *huaweiDemo) close(ctx context.Context) {
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_ = d.srv.Shutdown(sctx)
-	<-d.err
+	if d.err == nil {
+		d.ln.Close()
+	} else {
+		_ = d.srv.Shutdown(sctx)
+		<-d.err
+	}
 	d.emu.Close()
 }
 
@@ -99,6 +119,16 @@ func (s *Server) startHuawei() error {
 	if hc.CMS.AK != "" {
 		acfg.CMS = &huawei.CMSConfig{BaseURL: hc.CMS.BaseURL, AK: hc.CMS.AK, SK: hc.CMS.SK, CCID: hc.CMS.CCID, VDN: hc.CMS.VDN}
 	}
+	if hc.Events == config.HuaweiPushEvents {
+		cb := hc.Push.CallbackURL
+		switch {
+		case s.hwDemo != nil:
+			cb = s.hwDemo.url + huawei.PushPath
+		case cb == "":
+			cb = strings.TrimRight(s.cfg.PublicURL, "/") + huawei.PushPath
+		}
+		acfg.Push = &huawei.PushConfig{CallbackURL: cb, Heartbeat: hc.Push.Heartbeat}
+	}
 	a, err := huawei.New(acfg)
 	if err != nil {
 		if s.hwDemo != nil {
@@ -107,19 +137,34 @@ func (s *Server) startHuawei() error {
 		}
 		return err
 	}
+	if s.hwDemo != nil {
+		s.hwDemo.serve(a.PushHandler())
+	}
 	s.gw = a
 	mode := "demo (built-in emulator)"
 	if hc.BaseURL != "" {
 		mode = "CC-Gateway"
 	}
-	s.log.Info("gateway: huawei", "mode", mode, "agents", len(acfg.Agents), "cms", acfg.CMS != nil)
+	s.log.Info("gateway: huawei", "mode", mode, "events", hc.Events, "agents", len(acfg.Agents), "cms", acfg.CMS != nil)
 	return nil
+}
+
+// mountHuawei mounts the Huawei adapter's push callback at
+// huawei.PushPath on mux when the adapter runs in push mode, for a real
+// CC-Gateway to reach through public_url (routes calls it).
+func (s *Server) mountHuawei(mux *http.ServeMux) {
+	if a, ok := s.gw.(*huawei.Adapter); ok {
+		if h := a.PushHandler(); h != nil {
+			mux.Handle("POST "+huawei.PushPath, h)
+		}
+	}
 }
 
 // startHuaweiDemo completes acfg's agent directory from the call center's
 // agents (work number and phone = the agent id, a random CTI password per
-// run unless configured), starts the emulator with the same accounts on a
-// loopback listener and returns it.
+// run unless configured), makes the emulator with the same accounts and
+// queues on a loopback listener and returns it, not serving yet. Without
+// a CMS account, acfg gets a random one on the emulator's CMS.
 func (s *Server) startHuaweiDemo(acfg *huawei.Config) (*huaweiDemo, error) {
 	hc := s.cfg.Gateway.Huawei
 	ecfg := huaweiemu.Config{
@@ -130,10 +175,12 @@ func (s *Server) startHuaweiDemo(acfg *huawei.Config) (*huaweiDemo, error) {
 		PollHold:     hc.Demo.PollHold,
 		Logger:       s.log.With("component", "huaweiemu"),
 	}
-	if hc.CMS.AK != "" {
-		ecfg.AKSK = map[string]string{hc.CMS.AK: hc.CMS.SK}
+	for _, q := range s.cfg.CallCenter.Queues {
+		ecfg.Queues = append(ecfg.Queues, huaweiemu.Queue{ID: q.ID, Name: q.Name})
 	}
+	queues := map[string][]string{}
 	for _, ag := range s.cfg.CallCenter.Agents {
+		queues[ag.ID] = ag.Queues
 		a := acfg.Agents[ag.ID]
 		if a.WorkNo == "" {
 			a.WorkNo = ag.ID
@@ -142,11 +189,7 @@ func (s *Server) startHuaweiDemo(acfg *huawei.Config) (*huaweiDemo, error) {
 			a.PhoneNumber = ag.ID
 		}
 		if a.Password == "" {
-			b := make([]byte, 12)
-			if _, err := rand.Read(b); err != nil {
-				return nil, err
-			}
-			a.Password = hex.EncodeToString(b)
+			a.Password = randomHex(12)
 		}
 		acfg.Agents[ag.ID] = a
 	}
@@ -155,32 +198,45 @@ func (s *Server) startHuaweiDemo(acfg *huawei.Config) (*huaweiDemo, error) {
 			// The emulator signs the work number in at the call center.
 			return nil, fmt.Errorf("gateway.huawei.agents: %s: in demo mode work_no must be the agent id", id)
 		}
-		ecfg.Agents[a.WorkNo] = huaweiemu.Agent{Password: a.Password, PhoneNumber: a.PhoneNumber}
+		ecfg.Agents[a.WorkNo] = huaweiemu.Agent{Password: a.Password, PhoneNumber: a.PhoneNumber, Queues: queues[id]}
+	}
+	ln, err := net.Listen("tcp", hc.Demo.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("huawei demo: %w", err)
+	}
+	url := "http://" + ln.Addr().String()
+	if hc.CMS.AK != "" {
+		ecfg.AKSK = map[string]string{hc.CMS.AK: hc.CMS.SK}
+	} else {
+		cms := &huawei.CMSConfig{BaseURL: url, AK: randomHex(8), SK: randomHex(16), CCID: hc.CMS.CCID, VDN: hc.CMS.VDN}
+		ecfg.AKSK, acfg.CMS = map[string]string{cms.AK: cms.SK}, cms
 	}
 	if s.huaweiEmulatorHook != nil {
 		s.huaweiEmulatorHook(&ecfg)
 	}
 	emu, err := huaweiemu.New(ecfg)
 	if err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("huawei demo: %w", err)
 	}
 	if len(hc.Reasons) == 0 {
 		acfg.Reasons = emu.Reasons()
 	}
-	ln, err := net.Listen("tcp", hc.Demo.Listen)
-	if err != nil {
-		emu.Close()
-		return nil, fmt.Errorf("huawei demo: %w", err)
-	}
 	d := &huaweiDemo{
 		emu: emu,
-		srv: &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)},
-		url: "http://" + ln.Addr().String(),
-		err: make(chan error, 1),
+		srv: &http.Server{ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)},
+		ln:  ln,
+		url: url,
 	}
-	go func() { d.err <- d.srv.Serve(ln) }()
 	s.log.Info("huawei demo: emulated CC-Gateway listening", "addr", ln.Addr().String(), "agents", len(ecfg.Agents))
 	return d, nil
+}
+
+// randomHex is n random bytes in hex (crypto/rand does not fail).
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // huaweiConfigured reports whether cfg selects the Huawei adapter.

@@ -20,6 +20,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v1/session", handleSession(newDirectory(s.cfg.CallCenter.Agents), s.issuer, time.Now))
 	mux.Handle("GET /v1/agent/ws", s.hub)
 	mux.Handle("GET /v1/sip", s.edge)
+	s.mountHuawei(mux) // the CC-Gateway's event pushes, in push mode
 	if s.cc != nil {
 		mux.HandleFunc("POST /v1/demo/calls", s.handleDemoCall)
 	}

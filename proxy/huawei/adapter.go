@@ -61,8 +61,8 @@ type Config struct {
 	// wrap-up instead of ready.
 	WrapUp bool
 	// ResignInAttempts bounds the sign-ins tried when CC-Gateway forgets a
-	// live session (100-006 or 000-003 on the event poll, as after its
-	// restart): default 3; negative turns re-sign-in off, so the agent is
+	// live session (100-006 or 000-003 on the event poll or heartbeat, as
+	// after its restart): default 3; negative turns re-sign-in off, so the agent is
 	// signed out at once.
 	ResignInAttempts int
 	// ResignInBackoff is the pause before the second re-sign-in, doubled
@@ -75,10 +75,18 @@ type Config struct {
 	After func(time.Duration) <-chan time.Time
 	// Logger receives the adapter's logs; slog.Default() if nil.
 	Logger *slog.Logger
-	// CMS enables the C2-signed statistics client.
+	// CMS enables the statistics client (Session.Stats): C2-signed, or
+	// with the C1 bearer token of Fabric when CMS has no AK/SK.
 	CMS *CMSConfig
 	// Fabric enables the C1 token source for /apiaccess calls.
 	Fabric *FabricConfig
+	// StatsTTL is how long CMS figures are reused before CMS is asked
+	// again (default 5 s): one refresh serves every agent's bar.
+	StatsTTL time.Duration
+	// Push switches event delivery to push mode (spec §7.2): CC-Gateway
+	// POSTs events to Push.CallbackURL, which must reach PushHandler, and
+	// sessions heartbeat instead of polling. nil = poll mode.
+	Push *PushConfig
 }
 
 // Adapter is the Huawei CEC gateway.Gateway.
@@ -91,8 +99,11 @@ type Adapter struct {
 	cms    *CMSClient
 	fabric *TokenSource
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex // per work number: sign-in and sign-out never overlap
+	stats *statsBoard // nil without CMS
+
+	mu     sync.Mutex
+	locks  map[string]*sync.Mutex // per work number: sign-in and sign-out never overlap
+	pushed map[string]*session    // push mode: the session of each work number
 }
 
 var _ gateway.Gateway = (*Adapter)(nil)
@@ -140,6 +151,16 @@ func New(cfg Config) (*Adapter, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.StatsTTL <= 0 {
+		cfg.StatsTTL = 5 * time.Second
+	}
+	if cfg.Push != nil {
+		p := *cfg.Push // defaults go into the adapter's copy
+		if err := p.check(); err != nil {
+			return nil, err
+		}
+		cfg.Push = &p
+	}
 	for id, ag := range cfg.Agents {
 		if n, err := strconv.Atoi(ag.WorkNo); err != nil || n < 1 || n > 59999 {
 			return nil, fmt.Errorf("huawei: agent %q: WorkNo must be a number in 1-59999", id)
@@ -157,22 +178,28 @@ func New(cfg Config) (*Adapter, error) {
 		}
 	}
 	a := &Adapter{
-		cfg:   cfg,
-		base:  strings.TrimRight(cfg.BaseURL, "/") + "/agentgateway/resource/",
-		hc:    cfg.HTTPClient,
-		log:   cfg.Logger,
-		codes: retcodeTable(),
-		locks: map[string]*sync.Mutex{},
-	}
-	if cfg.CMS != nil {
-		if a.cms, err = NewCMSClient(*cfg.CMS, cfg.HTTPClient, cfg.Now, cfg.Logger); err != nil {
-			return nil, err
-		}
+		cfg:    cfg,
+		base:   strings.TrimRight(cfg.BaseURL, "/") + "/agentgateway/resource/",
+		hc:     cfg.HTTPClient,
+		log:    cfg.Logger,
+		codes:  retcodeTable(),
+		locks:  map[string]*sync.Mutex{},
+		pushed: map[string]*session{},
 	}
 	if cfg.Fabric != nil {
 		if a.fabric, err = NewTokenSource(*cfg.Fabric, cfg.HTTPClient, cfg.Now, cfg.Logger); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.CMS != nil {
+		cms := *cfg.CMS
+		if cms.AK == "" && cms.SK == "" && cms.Bearer == nil {
+			cms.Bearer = a.fabric // C1 when CMS has no AK/SK of its own
+		}
+		if a.cms, err = NewCMSClient(cms, cfg.HTTPClient, cfg.Now, cfg.Logger); err != nil {
+			return nil, err
+		}
+		a.stats = newStatsBoard(a.cms, cfg.Now, cfg.StatsTTL)
 	}
 	return a, nil
 }
@@ -224,6 +251,7 @@ func (a *Adapter) agentLock(workNo string) *sync.Mutex {
 }
 
 // signInBody is the sign-in request (table 6-3); forcelogin takes the same.
+// CallbackURI and ServiceToken together select push mode (seed line 6896).
 type signInBody struct {
 	Password      string `json:"password"`
 	PhoneNum      string `json:"phonenum"`
@@ -232,14 +260,16 @@ type signInBody struct {
 	AutoEnterIdle bool   `json:"autoenteridle"`
 	ReleasePhone  bool   `json:"releasephone"`
 	AgentType     int    `json:"agenttype"`
+	CallbackURI   string `json:"callbackUri,omitempty"`
+	ServiceToken  string `json:"serviceToken,omitempty"`
 }
 
 // statusBusy is the sign-in status that leaves the agent not ready.
 const statusBusy = 3
 
 // SignIn signs the agent in (forcing out another session when opts.Force),
-// starts its event loop and returns the session. The first event is the
-// agent's state, not ready.
+// starts its event loop (poll mode) or heartbeat (push mode) and returns
+// the session. The first event is the agent's state, not ready.
 func (a *Adapter) SignIn(ctx context.Context, agent string, opts gateway.SignInOptions, sink func(gateway.Event)) (gateway.Session, error) {
 	if sink == nil {
 		return nil, gateway.Errorf(gateway.CodeBadRequest, "no event sink")
@@ -261,20 +291,35 @@ func (a *Adapter) SignIn(ctx context.Context, agent string, opts gateway.SignInO
 		AutoAnswer: !a.cfg.ManualAnswer, AutoEnterIdle: !a.cfg.WrapUp,
 		ReleasePhone: true, AgentType: 4,
 	}
+	s := newSession(c, sink)
+	if a.cfg.Push != nil {
+		// Registered before the sign-in: its first events may be pushed
+		// before its answer arrives.
+		s.push = newPushState(a.cfg.Now())
+		body.CallbackURI, body.ServiceToken = a.cfg.Push.CallbackURL, s.push.current()
+		a.register(s)
+	}
 	res, err := a.login(ctx, c, body, opts.Force)
 	if err != nil {
+		a.unregister(s)
+		s.cancel()
 		return nil, err
 	}
-	s := newSession(c, sink)
 	s.login, s.queues = body, opts.Queues
-	a.log.Info("huawei: agent signed in", "agent", agent, "workno", dir.WorkNo, "server", res.ServerName.String())
+	a.log.Info("huawei: agent signed in", "agent", agent, "workno", dir.WorkNo, "server", res.ServerName.String(), "push", s.push != nil)
 	s.emit(s.stateEvent(gateway.StateNotReady, ""))
 	if res.IsForceChange.Bool() {
 		s.emit(gateway.Event{Type: gateway.EvNotice, Time: a.cfg.Now(), Code: "password_change_required",
 			Message: "the CTI password must be changed before calls work / 需先修改座席密码才能处理呼叫"})
 	}
 	s.joinQueues(ctx)
-	go s.loop()
+	if s.push != nil {
+		s.push.confirm(body.ServiceToken)
+		s.startPushed()
+		go s.heartbeat()
+	} else {
+		go s.loop()
+	}
 	return s, nil
 }
 
@@ -336,6 +381,9 @@ type conn struct {
 
 	mu   sync.Mutex
 	guid string
+
+	qmu   sync.Mutex
+	qsent []time.Time // when the latest flow-controlled queries were (or will be) sent
 }
 
 func (c *conn) hasGuid() bool {
@@ -374,10 +422,17 @@ func (c *conn) takeGuid(h http.Header) {
 // Guid header. Transport failures and non-200 answers are unavailable
 // errors; the retcode is left to the caller.
 func (c *conn) call(ctx context.Context, method, path string, q url.Values, body any, withGuid bool) (*envelope, error) {
-	return c.callTimeout(ctx, method, path, q, body, withGuid, c.a.cfg.CallTimeout)
+	return c.callTimeout(ctx, method, path, q, body, withGuid, c.a.cfg.CallTimeout, nil)
 }
 
-func (c *conn) callTimeout(ctx context.Context, method, path string, q url.Values, body any, withGuid bool, timeout time.Duration) (*envelope, error) {
+// callTimeout is call with its own timeout and extra request headers. A
+// flow-controlled query first waits for its turn (paceQuery).
+func (c *conn) callTimeout(ctx context.Context, method, path string, q url.Values, body any, withGuid bool, timeout time.Duration, hdr http.Header) (*envelope, error) {
+	if isQuery(path) {
+		if err := c.paceQuery(ctx); err != nil {
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var rd io.Reader
@@ -395,6 +450,9 @@ func (c *conn) callTimeout(ctx context.Context, method, path string, q url.Value
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return nil, gateway.Errorf(gateway.CodeInternal, "bad request path")
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json; charset=UTF-8")
 	if withGuid {

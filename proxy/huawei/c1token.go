@@ -155,21 +155,26 @@ func redactURLErr(err error) string {
 	return s
 }
 
-// CMSConfig is the CC-CMS account for C2-signed statistics queries.
+// CMSConfig is the CC-CMS account for statistics queries.
 type CMSConfig struct {
 	// BaseURL is the CMS base, e.g. https://10.22.26.181:28080.
 	BaseURL string
-	// AK and SK are the access key and secret (secrets).
+	// AK and SK are the access key and secret of the C2 auth-v2 signature
+	// (secrets).
 	AK, SK string
+	// Bearer, used when AK and SK are empty, authorizes requests with the
+	// C1 API Fabric token instead (a CMS reached through API Fabric).
+	Bearer *TokenSource
 	// CCID (cclid, 1-65535) and VDN (1-5000) scope the statistics queries.
 	CCID, VDN int
 }
 
-// CMSClient sends auth-v2 signed requests to CC-CMS (queue and agent
-// statistics for the bar's figures).
+// CMSClient sends C2-signed (or C1-authorized) requests to CC-CMS (queue
+// and agent statistics for the bar's figures).
 type CMSClient struct {
 	base   string
 	ak, sk string
+	bearer *TokenSource // C1 instead of C2 when set
 	ccid   int
 	vdn    int
 	hc     *http.Client
@@ -179,8 +184,9 @@ type CMSClient struct {
 
 // NewCMSClient builds a CMS client; hc, now and log have defaults.
 func NewCMSClient(cfg CMSConfig, hc *http.Client, now func() time.Time, log *slog.Logger) (*CMSClient, error) {
-	if cfg.BaseURL == "" || cfg.AK == "" || cfg.SK == "" {
-		return nil, gateway.Errorf(gateway.CodeBadRequest, "huawei: CMS needs a base URL, AK and SK")
+	c1 := cfg.AK == "" && cfg.SK == "" && cfg.Bearer != nil
+	if cfg.BaseURL == "" || !c1 && (cfg.AK == "" || cfg.SK == "") {
+		return nil, gateway.Errorf(gateway.CodeBadRequest, "huawei: CMS needs a base URL, and an AK and SK or an API Fabric token")
 	}
 	if strings.Contains(cfg.AK, "/") {
 		return nil, gateway.Errorf(gateway.CodeBadRequest, "huawei: CMS AK must not contain '/'")
@@ -194,7 +200,7 @@ func NewCMSClient(cfg CMSConfig, hc *http.Client, now func() time.Time, log *slo
 	if log == nil {
 		log = slog.Default()
 	}
-	return &CMSClient{base: strings.TrimRight(cfg.BaseURL, "/"), ak: cfg.AK, sk: cfg.SK,
+	return &CMSClient{base: strings.TrimRight(cfg.BaseURL, "/"), ak: cfg.AK, sk: cfg.SK, bearer: cfg.Bearer,
 		ccid: cfg.CCID, vdn: cfg.VDN, hc: hc, now: now, log: log}, nil
 }
 
@@ -202,9 +208,9 @@ func NewCMSClient(cfg CMSConfig, hc *http.Client, now func() time.Time, log *slo
 const cmsSuccess = "0100000"
 
 // Post sends body as JSON to path (e.g. /rest/cmsapp/v1/openapi/...),
-// signed with auth-v2, and decodes the answer into out (may be nil). A
-// resultCode other than 0100000 is an error carrying that code and
-// resultDesc.
+// signed with auth-v2 (or with the C1 bearer token), and decodes the
+// answer into out (may be nil). A resultCode other than 0100000 is an
+// error carrying that code and resultDesc.
 func (c *CMSClient) Post(ctx context.Context, path string, body, out any) error {
 	raw, err := json.Marshal(body)
 	if err != nil {
@@ -214,28 +220,12 @@ func (c *CMSClient) Post(ctx context.Context, path string, body, out any) error 
 	if err != nil {
 		return gateway.Errorf(gateway.CodeBadRequest, "CMS request: bad path")
 	}
-	const ctype = "application/json;charset=UTF-8"
-	host := req.URL.Host
-	req.Host = host
-	req.Header.Set("Content-Type", ctype)
+	req.Host = req.URL.Host // signed as sent (spec §2.2.2 A9)
+	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
 	req.ContentLength = int64(len(raw))
-	parts, err := signAuthV2(authV2Input{
-		Method: req.Method,
-		URI:    req.URL.EscapedPath(),
-		Query:  firstValues(req.URL.Query()),
-		Headers: map[string]string{
-			"host":           host,
-			"content-type":   ctype,
-			"content-length": strconv.Itoa(len(raw)),
-		},
-		Body: string(raw),
-		AK:   c.ak, SK: c.sk,
-		Time: authV2Time(c.now()),
-	})
-	if err != nil {
-		return gateway.Errorf(gateway.CodeInternal, "CMS signing failed")
+	if err := c.authorize(ctx, req, raw); err != nil {
+		return err
 	}
-	req.Header.Set("Authorization", parts.Authorization())
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.log.Warn("huawei: CMS request failed", "path", path, "err", redactURLErr(err))
@@ -266,6 +256,31 @@ func (c *CMSClient) Post(ctx context.Context, path string, body, out any) error 
 			return gateway.Errorf(gateway.CodeInternal, "CMS response shape: %v", err)
 		}
 	}
+	return nil
+}
+
+// authorize puts the C2 signature (or the C1 bearer token) on req.
+func (c *CMSClient) authorize(ctx context.Context, req *http.Request, body []byte) error {
+	if c.ak == "" {
+		return c.bearer.Authorize(ctx, req)
+	}
+	parts, err := signAuthV2(authV2Input{
+		Method: req.Method,
+		URI:    req.URL.EscapedPath(),
+		Query:  firstValues(req.URL.Query()),
+		Headers: map[string]string{
+			"host":           req.Host,
+			"content-type":   req.Header.Get("Content-Type"),
+			"content-length": strconv.Itoa(len(body)),
+		},
+		Body: string(body),
+		AK:   c.ak, SK: c.sk,
+		Time: authV2Time(c.now()),
+	})
+	if err != nil {
+		return gateway.Errorf(gateway.CodeInternal, "CMS signing failed")
+	}
+	req.Header.Set("Authorization", parts.Authorization())
 	return nil
 }
 

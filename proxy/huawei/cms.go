@@ -3,6 +3,8 @@ package huawei
 import (
 	"context"
 	"encoding/json"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/agentbar/agentbar/proxy/gateway"
@@ -12,6 +14,7 @@ import (
 const (
 	cmsAgentStatusPath = "/rest/cmsapp/v1/openapi/agentgroup/agentstatusinfobyagentids"
 	cmsSkillStatePath  = "/rest/cmsapp/v1/openapi/skill/stateinfo"
+	cmsAgentIndexPath  = "/rest/cmsapp/v1/openapi/hisindex/agent"
 )
 
 // cmsNotSignedInLogon is the logonTime CMS reports for an agent that is not
@@ -187,4 +190,72 @@ func (c *CMSClient) SkillStats(ctx context.Context, skillIDs []int) ([]CMSSkillS
 		})
 	}
 	return out, nil
+}
+
+// AgentDayIndexes asks CMS for today's value of each indicator (table
+// 12-690, e.g. IDX_COUNT_AGENT_CONNECTED) for at most 100 work numbers
+// (seed 12.3.2.5, table 12-543). Without timeGrain CMS counts the VDN's
+// day so far; a value given per time slot (the seed's example shape) is
+// summed. The result maps work number to indicator to value.
+func (c *CMSClient) AgentDayIndexes(ctx context.Context, workNos []int, indexIDs []string) (map[int]map[string]int64, error) {
+	if len(workNos) == 0 || len(workNos) > 100 || len(indexIDs) == 0 {
+		return nil, gateway.Errorf(gateway.CodeBadRequest, "1-100 work numbers and some indicators per query / 每次查询 1-100 个工号")
+	}
+	var raw json.RawMessage
+	body := map[string]any{"cclid": c.ccid, "vdn": c.vdn, "agentIds": workNos, "indexIds": indexIDs}
+	if err := c.Post(ctx, cmsAgentIndexPath, body, &raw); err != nil {
+		return nil, err
+	}
+	out := map[int]map[string]int64{}
+	for _, r := range cmsRows(raw) {
+		var row struct {
+			ID   flexString `json:"id"`
+			Idxs []struct {
+				ID  string          `json:"id"`
+				Val json.RawMessage `json:"val"`
+			} `json:"idxs"`
+		}
+		if json.Unmarshal(r, &row) != nil {
+			continue
+		}
+		id, ok := row.ID.Int()
+		if !ok {
+			continue
+		}
+		vals := map[string]int64{}
+		for _, x := range row.Idxs {
+			if v, ok := indexValue(x.Val); ok {
+				vals[x.ID] = v
+			}
+		}
+		out[int(id)] = vals
+	}
+	return out, nil
+}
+
+// indexValue reads an indicator value: a number or numeric string, or an
+// object of time slot -> number or string, summed. Fractions are cut.
+func indexValue(raw json.RawMessage) (int64, bool) {
+	var f flexString
+	if json.Unmarshal(raw, &f) == nil {
+		if n, ok := f.Int(); ok {
+			return n, true
+		}
+		v, err := strconv.ParseFloat(f.String(), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0, false
+		}
+		return int64(v), true
+	}
+	var slots map[string]flexString
+	if json.Unmarshal(raw, &slots) != nil {
+		return 0, false
+	}
+	var sum int64
+	for _, s := range slots {
+		if n, ok := indexValue(json.RawMessage(strconv.Quote(s.String()))); ok {
+			sum += n
+		}
+	}
+	return sum, true
 }

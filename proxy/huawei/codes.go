@@ -50,7 +50,7 @@ func retcodeTable() map[string]retcodeInfo {
 		"200-036": {gateway.CodeBadRequest, "invalid preview call parameters / 预览外呼参数无效"},
 		"200-039": {gateway.CodeNotAllowed, "the agent has no bound phone / 座席未绑定话机"},
 		"999-001": {gateway.CodeUnavailable, "the contact center is misconfigured / 呼叫中心配置错误"},
-		"999-002": {gateway.CodeUnavailable, "the contact center is overloaded; try again shortly / 呼叫中心繁忙，请稍后重试"},
+		"999-002": {gateway.CodeUnavailable, "the contact center is overloaded (query flow control); try again in a few seconds / 呼叫中心查询过载（流控），请稍后重试"},
 		"999-003": {gateway.CodeUnavailable, "too many agents signed in / 签入座席数已达上限"},
 	}
 }

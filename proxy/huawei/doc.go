@@ -4,11 +4,15 @@
 // services the bar's figures come from: the API Fabric bearer token
 // (C1, tokenByAkSk) and the CMS auth-v2 request signature (C2).
 //
-// One Session per signed-in agent runs the CC-Gateway event long-poll in
-// poll mode, follows the Guid rotation from poll responses, maps every
-// Huawei event to neutral gateway events and maps each neutral command to
-// its onlineagent or voicecall operation. Passwords, Guids, AK/SK, tokens
-// and signatures never appear in logs, events or errors.
+// One Session per signed-in agent receives the CC-Gateway events — by the
+// agentevent long poll (poll mode, the default) or pushed to PushHandler
+// (push mode, Config.Push, with a heartbeat every 30 s) —, follows the
+// Guid rotation from the poll or heartbeat answers, maps every Huawei
+// event to neutral gateway events and maps each neutral command to its
+// onlineagent or voicecall operation. Flow-controlled queries are paced
+// to 5 per agent in 2 s. Sessions report statistics (gateway.StatsSource)
+// from CMS through a cache shared by all agents. Passwords, Guids, AK/SK,
+// service tokens and signatures never appear in logs, events or errors.
 //
 // Decisions where the spec and the seed document differ or are silent:
 //   - Voice-call paths use "voicecall" (the seed also prints "voicercall").
@@ -32,4 +36,43 @@
 //   - Close stops polling and then logs out; the seed says a logout during
 //     a call has no effect, in which case the platform signs the agent out
 //     two minutes after the last poll.
+//   - Push mode (seed 6.1.4.2, 6.1.1.3): the sign-in carries callbackUri
+//     and a random 32-letter-and-digit serviceToken (both, line 6896); the
+//     session is registered before the sign-in is sent, and events pushed
+//     before its answer are delivered after the first state. Heartbeats
+//     (handshake) every 30 s (line 7175) carry the Guid and service_token;
+//     a new token every minute (line 7205), once CC-Gateway accepted the
+//     previous one, which stays accepted until the next renewal (pushes
+//     under way may carry it). The Guid of a heartbeat answer is adopted
+//     (line 7204); the Guid header of a push is not (it authenticates
+//     nothing the token does not). A push is accepted only with a
+//     service_token in force, compared in constant time; the answer is the
+//     table 6-252 envelope with retcode 0, 100-001 for a token absent,
+//     longer than 50 or with other than letters and digits (the seed's
+//     code for such a token, line 13616), 000-003 ("no permission") for a
+//     token that is not the agent's; refusals are logged without the
+//     token. Heartbeat answers 100-006 and 000-003 sign the agent in again
+//     as in poll mode.
+//   - Flow control (line 12065-12066, 21334-21346): queries (calldata,
+//     queuedevice, agentgroup, agentskills, agentskillsbyworkno,
+//     agentstatus, syncagentinfo, updateGuid) wait their turn so that no
+//     agent sends more than 5 in 2.25 s (a margin over the seed's 2 s);
+//     999-002 maps to unavailable.
+//   - Statistics: the agent's skills from agentskills (once per session;
+//     narrowed to the queues chosen at sign-in), their calls waiting and
+//     idle agents from CMS skill/stateinfo, the agent's day from CMS
+//     hisindex/agent without timeGrain (IDX_COUNT_AGENT_CONNECTED,
+//     IDX_DURATION_AGENT_CALL_IN + _CALL_OUT, IDX_COUNT_TOTAL_AGENT_CALL_OUT,
+//     IDX_COUNT_AGENT_NO_ACK; a value given per time slot is summed).
+//     LongestWait is left empty: CMS offers only the longest wait of the
+//     last five minutes (maxCallWaitTimesIn5). CMS is C2-signed, or C1
+//     (the API Fabric token) when it has no AK/SK of its own.
+//   - updateGuid and syncagentinfo (6.1.1.24, 6.1.1.25) are not used: they
+//     serve a page that owns the session after a browser refresh. Here the
+//     proxy owns it and holds the current Guid across page reloads
+//     (updateGuid would only return it, and needs it to be called);
+//     syncagentinfo empties the agent's event queue (line 9096), losing
+//     events the poll has not read yet; both count against the flow
+//     control. Snapshot answers a reconnecting bar from agentstatus and
+//     the calls the session tracks.
 package huawei

@@ -26,6 +26,7 @@ const (
 // recorded is one request the scripted CC-Gateway saw.
 type recorded struct {
 	Method, Path, Query, Guid string
+	Token                     string // the service_token header
 	Body                      map[string]any
 }
 
@@ -131,7 +132,7 @@ func (f *fakeCEC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		op += "/" + strings.Join(segs[2:], "/")
 	}
 	raw, _ := io.ReadAll(r.Body)
-	rec := recorded{Method: r.Method, Path: op, Query: r.URL.RawQuery, Guid: r.Header.Get("Guid")}
+	rec := recorded{Method: r.Method, Path: op, Query: r.URL.RawQuery, Guid: r.Header.Get("Guid"), Token: r.Header.Get("service_token")}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		if err := json.Unmarshal(raw, &rec.Body); err != nil {
 			f.t.Errorf("%s %s: body is not a JSON object: %v", r.Method, op, err)

@@ -34,6 +34,8 @@ type session struct {
 
 	login  signInBody // the sign-in request, repeated by a re-sign-in (holds the password)
 	queues []string   // the queues chosen at sign-in
+	push   *pushState // push mode only
+	skills []skill    // the agent's skills, once Stats read them; guarded by mu
 
 	mu            sync.Mutex
 	ended         bool // signed_out emitted
@@ -119,6 +121,7 @@ func (s *session) endSession(code gateway.Code, msg string) {
 	}
 	evs = append(evs, s.stateEvent(gateway.StateSignedOut, ""))
 	s.emit(evs...)
+	s.a.unregister(s)
 }
 
 func (s *session) isEnded() bool {
@@ -145,7 +148,7 @@ func (s *session) loop() {
 	cfg := s.a.cfg
 	path := "agentevent/" + s.c.workNo
 	for {
-		env, err := s.c.callTimeout(s.ctx, http.MethodGet, path, nil, nil, true, cfg.PollTimeout)
+		env, err := s.c.callTimeout(s.ctx, http.MethodGet, path, nil, nil, true, cfg.PollTimeout, nil)
 		if s.ctx.Err() != nil {
 			return
 		}
@@ -154,15 +157,9 @@ func (s *session) loop() {
 		case err != nil:
 			wait = cfg.ErrorBackoff
 		case isFatalPollCode(env.Retcode.String()):
-			rc := env.Retcode.String()
-			if (rc == "100-006" || rc == "000-003") && s.resignIn(rc) {
+			if s.lost(env.Retcode.String()) {
 				continue // poll again at once with the new Guid
 			}
-			if s.ctx.Err() != nil {
-				return
-			}
-			s.a.log.Info("huawei: agent signed out by the contact center", "agent", s.c.agent, "retcode", rc)
-			s.endSession(gateway.CodeSessionLost, codeFor(s.a.codes, rc, "events").Message)
 			return
 		case env.Retcode != "0":
 			s.a.log.Warn("huawei: event poll refused", "agent", s.c.agent, "retcode", env.Retcode.String())
@@ -176,6 +173,21 @@ func (s *session) loop() {
 			return
 		}
 	}
+}
+
+// lost handles a poll or heartbeat answer rc saying the session is gone:
+// a re-sign-in when CC-Gateway forgot it (100-006, 000-003), else the end
+// of the session. True when the session goes on.
+func (s *session) lost(rc string) bool {
+	if (rc == "100-006" || rc == "000-003") && s.resignIn(rc) {
+		return true
+	}
+	if s.ctx.Err() != nil {
+		return false
+	}
+	s.a.log.Info("huawei: agent signed out by the contact center", "agent", s.c.agent, "retcode", rc)
+	s.endSession(gateway.CodeSessionLost, codeFor(s.a.codes, rc, "events").Message)
+	return false
 }
 
 // resignIn signs the agent in again after CC-Gateway forgot the session
@@ -198,11 +210,18 @@ func (s *session) resignIn(rc string) bool {
 			}
 			backoff *= 2
 		}
-		_, err := s.a.login(s.ctx, s.c, s.login, false)
+		body := s.login
+		if s.push != nil {
+			body.ServiceToken = s.push.current()
+		}
+		_, err := s.a.login(s.ctx, s.c, body, false)
 		if s.ctx.Err() != nil {
 			return false
 		}
 		if err == nil {
+			if s.push != nil {
+				s.push.confirm(body.ServiceToken)
+			}
 			s.restarted()
 			s.a.log.Info("huawei: agent signed in again", "agent", s.c.agent, "attempt", i+1)
 			return true
@@ -566,7 +585,10 @@ func transferDevice(t gateway.Target) (int, error) {
 }
 
 // Snapshot asks agentstatus (and callinfo while in a call) and merges the
-// calls the session tracks.
+// calls the session tracks. It does not use updateGuid or syncagentinfo,
+// the seed's page-refresh operations: the proxy, not the page, owns the
+// session and its current Guid, and syncagentinfo empties the event queue
+// the session reads (seed line 9096) — see doc.go.
 func (s *session) Snapshot(ctx context.Context) (gateway.Snapshot, error) {
 	if s.isEnded() {
 		return gateway.Snapshot{State: gateway.StateSignedOut}, nil
@@ -646,6 +668,8 @@ func (s *session) Close(ctx context.Context) error {
 		if s.isEnded() {
 			return
 		}
+		// A push-mode goodbye to this sign-out is not a lost session.
+		s.a.unregister(s)
 		lock := s.a.agentLock(s.c.workNo)
 		lock.Lock()
 		env, err := s.c.call(ctx, http.MethodDelete, "onlineagent/"+s.c.workNo+"/logout", nil, nil, true)

@@ -63,7 +63,12 @@ type Huawei struct {
 	// ManualAnswer (default true): calls ring until the agent answers.
 	ManualAnswer *bool `yaml:"manual_answer"`
 	// WrapUp (default true): calls end in wrap-up, not ready.
-	WrapUp *bool      `yaml:"wrap_up"`
+	WrapUp *bool `yaml:"wrap_up"`
+	// Events is how CC-Gateway delivers agent events (env
+	// AGENTBAR_HUAWEI_EVENTS): "poll" (default, the agentevent long poll)
+	// or "push" (CC-Gateway POSTs them to Push.CallbackURL; heartbeats).
+	Events string     `yaml:"events"`
+	Push   HuaweiPush `yaml:"push"`
 	Poll   HuaweiPoll `yaml:"poll"`
 	// CMS is the optional CC-CMS account for statistics (AK/SK signed).
 	CMS  HuaweiCMS  `yaml:"cms"`
@@ -77,6 +82,21 @@ type HuaweiAgent struct {
 	WorkNo   string `yaml:"work_no"`
 	Password string `yaml:"password"`
 	Phone    string `yaml:"phone"` // bound at sign-in; empty = the agent id
+}
+
+// Huawei event delivery modes.
+const (
+	HuaweiPollEvents = "poll"
+	HuaweiPushEvents = "push"
+)
+
+// HuaweiPush configures push mode.
+type HuaweiPush struct {
+	// CallbackURL is the address CC-Gateway POSTs events to (at most 200
+	// characters); empty = public_url + /v1/huawei/agentevent/pushresult.
+	// Demo mode: ignored (the emulator pushes to the proxy over loopback).
+	CallbackURL string        `yaml:"callback_url"`
+	Heartbeat   time.Duration `yaml:"heartbeat"` // default 30s, below CC-Gateway's 2-minute limit
 }
 
 // HuaweiPoll overrides the adapter's timers (zero = its default).
@@ -223,6 +243,7 @@ func (c *Config) applyEnv(env func(string) string) {
 	set(&c.Gateway.Kind, "AGENTBAR_GATEWAY")
 	hw := &c.Gateway.Huawei
 	set(&hw.BaseURL, "AGENTBAR_HUAWEI_BASE_URL")
+	set(&hw.Events, "AGENTBAR_HUAWEI_EVENTS")
 	set(&hw.CMS.BaseURL, "AGENTBAR_HUAWEI_CMS_BASE_URL")
 	set(&hw.CMS.AK, "AGENTBAR_HUAWEI_CMS_AK")
 	set(&hw.CMS.SK, "AGENTBAR_HUAWEI_CMS_SK")
@@ -294,6 +315,7 @@ func (c *Config) applyDefaults() {
 		hw.CMS.VDN = 1
 	}
 	def(&hw.Demo.Listen, "127.0.0.1:0")
+	def(&hw.Events, HuaweiPollEvents)
 }
 
 func (c *Config) check() error {
@@ -356,6 +378,17 @@ func (c *Config) checkGateway() []error {
 	}
 	if (hw.CMS.AK == "") != (hw.CMS.SK == "") || (hw.CMS.AK != "" && hw.CMS.BaseURL == "") {
 		errs = append(errs, errors.New("gateway.huawei.cms needs base_url, ak and sk together"))
+	}
+	switch hw.Events {
+	case HuaweiPollEvents, HuaweiPushEvents:
+	default:
+		errs = append(errs, fmt.Errorf("gateway.huawei.events %q: want poll or push", hw.Events))
+	}
+	if cb := hw.Push.CallbackURL; cb != "" && (!strings.HasPrefix(cb, "http://") && !strings.HasPrefix(cb, "https://") || len(cb) > 200) {
+		errs = append(errs, errors.New("gateway.huawei.push.callback_url must be an http(s) URL of at most 200 characters"))
+	}
+	if hb := hw.Push.Heartbeat; hb < 0 || hb >= 2*time.Minute {
+		errs = append(errs, errors.New("gateway.huawei.push.heartbeat must be below 2m (CC-Gateway signs the agent out after 2 minutes without one)"))
 	}
 	if d := hw.Demo; d.GuidInterval != 0 && d.GuidTimeout != 0 && d.GuidInterval >= d.GuidTimeout {
 		errs = append(errs, errors.New("gateway.huawei.demo: guid_interval must be below guid_timeout"))

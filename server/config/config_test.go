@@ -88,3 +88,35 @@ func TestGatewaySection(t *testing.T) {
 		t.Fatal("unknown gateway kind accepted")
 	}
 }
+
+func TestHuaweiEvents(t *testing.T) {
+	load := func(env map[string]string, yaml string) (*Config, error) {
+		path := ""
+		if yaml != "" {
+			path = filepath.Join(t.TempDir(), "c.yaml")
+			os.WriteFile(path, []byte(yaml), 0o600)
+		}
+		return Load(path, func(k string) string { return env[k] })
+	}
+	c, err := load(map[string]string{"AGENTBAR_GATEWAY": "huawei"}, "")
+	if err != nil || c.Gateway.Huawei.Events != HuaweiPollEvents {
+		t.Fatalf("default events %q (%v)", c.Gateway.Huawei.Events, err)
+	}
+	c, err = load(map[string]string{"AGENTBAR_GATEWAY": "huawei", "AGENTBAR_HUAWEI_EVENTS": "push"}, "")
+	if err != nil || c.Gateway.Huawei.Events != HuaweiPushEvents {
+		t.Fatalf("AGENTBAR_HUAWEI_EVENTS=push: %q (%v)", c.Gateway.Huawei.Events, err)
+	}
+	c, err = load(nil, "gateway:\n  kind: huawei\n  huawei:\n    events: push\n    push: {callback_url: https://bar.example.com/v1/huawei/agentevent/pushresult, heartbeat: 20s}\n")
+	if err != nil || c.Gateway.Huawei.Push.Heartbeat != 20*time.Second {
+		t.Fatalf("push section: %+v (%v)", c.Gateway.Huawei.Push, err)
+	}
+	for _, bad := range []string{
+		"gateway:\n  kind: huawei\n  huawei:\n    events: websocket\n",
+		"gateway:\n  kind: huawei\n  huawei:\n    push: {callback_url: ftp://x}\n",
+		"gateway:\n  kind: huawei\n  huawei:\n    push: {heartbeat: 2m}\n",
+	} {
+		if _, err := load(nil, bad); err == nil || !strings.Contains(err.Error(), "gateway.huawei.") {
+			t.Errorf("accepted: %s (%v)", bad, err)
+		}
+	}
+}

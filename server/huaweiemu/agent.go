@@ -26,10 +26,12 @@ func (e *Emulator) routes() map[string]route {
 		"onlineagent/cancelrest":   {method: post, h: e.handleCancelRest},
 		"onlineagent/work":         {method: post, h: e.handleWork},
 		"onlineagent/cancelwork":   {method: post, h: e.handleCancelWork},
-		"onlineagent/agentstatus":  {method: get, h: e.handleAgentStatus},
-		"onlineagent/updateGuid":   {method: put, h: e.handleUpdateGuid},
+		"onlineagent/agentstatus":  {method: get, query: true, h: e.handleAgentStatus},
+		"onlineagent/updateGuid":   {method: put, query: true, h: e.handleUpdateGuid},
+		"onlineagent/agentskills":  {method: get, query: true, h: e.handleAgentSkills},
 		"onlineagent/autoanswer":   {method: post, nargs: 1, h: e.handleAutoAnswer},
-		"agentevent/":              {method: get, h: e.handlePoll},
+		"onlineagent/handshake":    {method: post, self: true, h: e.handleHandshake},
+		"agentevent/":              {method: get, self: true, h: e.handlePoll},
 		"voicecall/callout":        {method: put, h: e.handleCallout(gateway.TargetNumber)},
 		"voicecall/callinner":      {method: put, h: e.handleCallout(gateway.TargetAgent)},
 		"voicecall/answer":         {method: put, h: e.handleAnswer},
@@ -45,7 +47,7 @@ func (e *Emulator) routes() map[string]route {
 		"voicecall/transfer":       {method: post, h: e.handleTransfer},
 		"voicecall/innerhelp":      {method: post, h: e.handleInnerHelp},
 		"voicecall/confjoin":       {method: post, h: e.handleConfJoin},
-		"calldata/callinfo":        {method: get, h: e.handleCallInfo},
+		"calldata/callinfo":        {method: get, query: true, h: e.handleCallInfo},
 	}
 }
 
@@ -138,6 +140,11 @@ func (e *Emulator) handleSignIn(force bool) handler {
 			fail(w, codeSignInInvalid, "invalid status")
 			return
 		}
+		callback, token, goodPush := pushMode(body)
+		if !goodPush {
+			fail(w, codeSignInParam, "invalid callbackUri or serviceToken")
+			return
+		}
 		cred, known := e.cfg.Agents[agent]
 		if !known || cred.Password != password {
 			e.log.Info("huaweiemu: sign-in refused: wrong work number or password", "agent", agent)
@@ -168,6 +175,7 @@ func (e *Emulator) handleSignIn(force bool) handler {
 			e.endLocked(old) // the call center's forced sign-in ends its gateway session
 		}
 		s := newSession(agent, e.now(), autoAnswer, status)
+		s.callback, s.token = callback, token
 		e.mu.Unlock()
 
 		ctx, cancel := context.WithTimeout(r.Context(), opTimeout)
@@ -193,9 +201,13 @@ func (e *Emulator) handleSignIn(force bool) handler {
 		e.sessions[agent] = s
 		e.cmsSignedInLocked(agent, now)
 		guid := s.guid
+		if s.callback != "" && !e.closed {
+			e.wg.Add(1)
+			go e.deliver(s)
+		}
 		e.mu.Unlock()
 		e.applySignInStatus(ctx, s, g, status)
-		e.log.Info("huaweiemu: agent signed in", "agent", agent, "force", force, "status", status)
+		e.log.Info("huaweiemu: agent signed in", "agent", agent, "force", force, "status", status, "push", callback != "")
 		setGuidHeaders(w, guid)
 		writeJSON(w, http.StatusOK, reply{Retcode: codeOK, Result: map[string]any{
 			"vdnid": 1, "workno": agent, "mediatype": "TTF", "loginTime": msString(now),
@@ -434,6 +446,22 @@ func (e *Emulator) handleUpdateGuid(w http.ResponseWriter, r *http.Request, agen
 	ok(w, map[string]string{"guid": g})
 }
 
+// handleAgentSkills is GET onlineagent/{agentid}/agentskills (seed
+// 6.1.1.5): the agent's queues as voice skills (mediatype 5).
+func (e *Emulator) handleAgentSkills(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
+	out := []map[string]any{}
+	for _, q := range e.cfg.Agents[agent].Queues {
+		name := q
+		for _, cq := range e.cfg.Queues {
+			if cq.ID == q && cq.Name != "" {
+				name = cq.Name
+			}
+		}
+		out = append(out, map[string]any{"name": name, "id": e.skillID(q), "mediatype": 5})
+	}
+	ok(w, out)
+}
+
 // handleAutoAnswer is POST onlineagent/{agentid}/autoanswer/{isautoanswer}.
 func (e *Emulator) handleAutoAnswer(w http.ResponseWriter, r *http.Request, agent string, args []string) {
 	s, _, found := e.live(w, agent)
@@ -451,11 +479,15 @@ func (e *Emulator) handleAutoAnswer(w http.ResponseWriter, r *http.Request, agen
 }
 
 // handlePoll is GET agentevent/{agentid}: one event per response, held up
-// to PollHold when none is queued (spec §7.1).
+// to PollHold when none is queued (spec §7.1). An agent signed in for push
+// mode gets 000-001, "wrong method of getting events" (seed line 13479).
 func (e *Emulator) handlePoll(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
 	s, code := e.authorize(r, agent, true)
+	if code == "" && s.callback != "" {
+		code = codeEventMethod
+	}
 	if code != "" {
-		writeJSON(w, http.StatusOK, pollReply{Message: "agent not signed in or Guid invalid", Retcode: code})
+		writeJSON(w, http.StatusOK, pollReply{Message: "agent not signed in, Guid invalid or push mode", Retcode: code})
 		return
 	}
 	reqGuid := r.Header.Get("Guid")

@@ -87,18 +87,24 @@ func TestAuthV2ComputedVectors(t *testing.T) {
 	}
 }
 
-// cmsRequest posts body to the CMS resource signed with sk at ts; tamper
-// may change the request after signing.
+// cmsRequest posts body to the agent status resource signed with sk at
+// ts; tamper may change the request after signing.
 func (f *fixture) cmsRequest(body, sk string, ts time.Time, tamper func(*http.Request)) *http.Response {
 	f.t.Helper()
+	return f.cmsRequestTo(cmsAgentStatusPath, body, sk, ts, tamper)
+}
+
+// cmsRequestTo is cmsRequest to the resource at path.
+func (f *fixture) cmsRequestTo(path, body, sk string, ts time.Time, tamper func(*http.Request)) *http.Response {
+	f.t.Helper()
 	u, _ := url.Parse(f.srv.URL)
-	req, err := http.NewRequest(http.MethodPost, f.srv.URL+cmsAgentStatusPath, bytes.NewReader([]byte(body)))
+	req, err := http.NewRequest(http.MethodPost, f.srv.URL+path, bytes.NewReader([]byte(body)))
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	h := map[string]string{"host": u.Host, "content-length": strconv.Itoa(len(body)), "content-type": tvCT}
 	req.Header.Set("Content-Type", tvCT)
-	req.Header.Set("Authorization", authV2(http.MethodPost, cmsAgentStatusPath, nil, h, body, tvAK, sk, ts.UTC().Format("2006-01-02T15:04:05.000Z")))
+	req.Header.Set("Authorization", authV2(http.MethodPost, path, nil, h, body, tvAK, sk, ts.UTC().Format("2006-01-02T15:04:05.000Z")))
 	if tamper != nil {
 		tamper(req)
 	}

@@ -1,8 +1,10 @@
 package huaweiemu
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/agentbar/agentbar/proxy/gateway"
@@ -140,64 +142,142 @@ func (e *Emulator) handleSecondDial(w http.ResponseWriter, r *http.Request, agen
 	}
 }
 
+// Transfer modes (table 6-143, table 6-459).
+const (
+	modeRelease    = 0 // release transfer (devicetype 1-4)
+	modeOne        = 1 // release transfer to a number (devicetype 5); suspend transfer to an IVR (devicetype 3)
+	modeSuccess    = 2 // success transfer
+	modeTalk       = 3 // talk transfer (devicetype 5; the seed's example uses it with 2)
+	modeThreeParty = 4 // three-party transfer (devicetype 5)
+)
+
+// consultCanceled is the call center's cause when a consult is cancelled.
+const consultCanceled = "consult_canceled"
+
 // transferModes are the modes table 6-143 allows per device type; the
 // seed's own example (device type 2, mode 3) is accepted too (spec E12).
 func transferModes(devicetype int) []int {
 	switch devicetype {
 	case 1, 4:
-		return []int{0, 2}
+		return []int{modeRelease, modeSuccess}
 	case 2:
-		return []int{0, 2, 3}
+		return []int{modeRelease, modeSuccess, modeTalk}
 	case 3:
-		return []int{0, 1}
+		return []int{modeRelease, modeOne}
 	case 5:
-		return []int{1, 2, 3, 4}
+		return []int{modeOne, modeSuccess, modeTalk, modeThreeParty}
 	}
 	return nil
 }
 
-// handleTransfer is POST voicecall/{agentid}/transfer (body table 6-143),
-// carried out as the call center's blind transfer whatever the mode.
+// handleTransfer is POST voicecall/{agentid}/transfer (body table 6-143).
+// The call center has blind transfer, consult, and the consulted agent
+// keeping the customer when the consulting one leaves; the modes map onto
+// them as far as they reach:
+//
+//   - release transfer (skill, agent, number): the blind transfer; the
+//     agent leaves at once (AgentEvent_Call_Release). Not for outbound
+//     calls to a number (seed line 10507).
+//   - success transfer (skill, agent, number): the blind transfer, told by
+//     AgentEvent_SuccTransResult {result 0} before the release. The call
+//     center cannot keep the agent on the call until the target answers,
+//     so success is the hand-over; a target that cannot take the call now
+//     gives result 1 and the agent keeps it.
+//   - talk transfer (agent, the seed's example): a consult; the target's
+//     answer is AgentEvent_Talking, and the agent's release leaves the
+//     customer with it; canceltransfer cancels.
+//   - a transfer to the agent innerhelp is consulting completes that
+//     consult, whatever the mode.
+//
+// Refused with 000-002: IVR and access codes (device types 3 and 4: the
+// call center has none) and talk and three-party transfers to a number
+// (its consult reaches agents only).
 func (e *Emulator) handleTransfer(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	g, body, found := e.liveBody(w, r, agent)
+	s, g, found := e.live(w, agent)
 	if !found {
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		fail(w, codeBadParam, "malformed body")
 		return
 	}
 	dt, good1 := intField(body, "devicetype", -1)
 	mode, good2 := intField(body, "mode", -1)
 	address, _ := str(body, "address")
-	validMode := false
-	for _, m := range transferModes(dt) {
-		validMode = validMode || m == mode
-	}
-	if !good1 || !good2 || !validMode || address == "" || len(address) > 24 {
+	if !good1 || !good2 || !slices.Contains(transferModes(dt), mode) || address == "" || len(address) > 24 {
 		fail(w, codeBadParam, "invalid devicetype, mode or address")
 		return
 	}
-	var kind gateway.TargetKind
-	switch dt {
-	case 1:
-		kind = gateway.TargetQueue
-	case 2:
-		kind = gateway.TargetAgent
-	case 5:
-		kind = gateway.TargetNumber
-	default:
+	switch {
+	case dt == 3 || dt == 4:
 		fail(w, codeBadParam, "no IVR or access codes in this call center")
 		return
+	case dt == 5 && (mode == modeTalk || mode == modeThreeParty):
+		fail(w, codeBadParam, "this call center reaches numbers by blind transfer only")
+		return
 	}
-	cmd := gateway.Command{Op: gateway.OpTransfer, Target: gateway.Target{Kind: kind, ID: address}}
-	if e.do(w, r, g, cmd, opCodes{noCall: "200-012"}) {
+	snap, found := e.snapshot(w, r, g)
+	if !found {
+		return
+	}
+	if len(snap.Calls) == 0 {
+		fail(w, "200-012", "no call to transfer")
+		return
+	}
+	call := snap.Calls[0]
+	if dt == 5 && mode == modeOne && call.Direction == "outbound" {
+		fail(w, codeBadParam, "no release transfer of an outbound call to a number")
+		return
+	}
+	cmd := gateway.Command{Op: gateway.OpTransfer, Target: gateway.Target{Kind: gateway.TargetNumber, ID: address}}
+	switch dt {
+	case 1:
+		cmd.Target = gateway.Target{Kind: gateway.TargetQueue, ID: e.queueOfSkill(address)}
+	case 2:
+		cmd.Target.Kind = gateway.TargetAgent
+	}
+	e.mu.Lock()
+	switch {
+	case dt == 2 && s.consulting == address:
+		cmd.Op = gateway.OpCompleteTransfer
+	case mode == modeTalk:
+		cmd.Op = gateway.OpConsult
+	}
+	s.transfers[call.ID] = &transfer{mode: mode, target: address}
+	e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(r.Context(), opTimeout)
+	defer cancel()
+	err = g.Do(ctx, cmd)
+	if err == nil {
 		ok(w, map[string]any{})
+		return
 	}
+	e.mu.Lock()
+	delete(s.transfers, call.ID)
+	refused := mode == modeSuccess && gateway.CodeOf(err) == gateway.CodeNotAllowed && !s.ended
+	if refused {
+		s.push(eventSuccTransResult, map[string]any{"result": 1, "callId": e.hwCallIDLocked(call.ID)})
+	}
+	e.mu.Unlock()
+	if refused {
+		ok(w, map[string]any{})
+		return
+	}
+	fail(w, codeFor(err, opCodes{noCall: "200-012", badState: codeOpFailed}), err.Error())
 }
 
 // handleInnerHelp is POST voicecall/{agentid}/innerhelp (table 6-124): a
 // consult of an agent (devicetype 2) or skill (1); the result is the
 // callid. Three-party help (mode 2) is carried out as a consult too.
 func (e *Emulator) handleInnerHelp(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	g, body, found := e.liveBody(w, r, agent)
+	s, g, found := e.live(w, agent)
 	if !found {
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		fail(w, codeBadParam, "malformed body")
 		return
 	}
 	dst, _ := str(body, "dstaddress")
@@ -207,14 +287,19 @@ func (e *Emulator) handleInnerHelp(w http.ResponseWriter, r *http.Request, agent
 		fail(w, codeBadParam, "invalid dstaddress, devicetype or mode")
 		return
 	}
-	kind := gateway.TargetAgent
+	target := gateway.Target{Kind: gateway.TargetAgent, ID: dst}
 	if dt == 1 {
-		kind = gateway.TargetQueue
+		target = gateway.Target{Kind: gateway.TargetQueue, ID: e.queueOfSkill(dst)}
 	}
-	cmd := gateway.Command{Op: gateway.OpConsult, Target: gateway.Target{Kind: kind, ID: dst}}
-	if e.do(w, r, g, cmd, opCodes{noCall: "200-018"}) {
-		ok(w, e.currentCallID(r, g, ""))
+	if !e.do(w, r, g, gateway.Command{Op: gateway.OpConsult, Target: target}, opCodes{noCall: "200-018"}) {
+		return
 	}
+	if dt == 2 {
+		e.mu.Lock()
+		s.consulting = dst
+		e.mu.Unlock()
+	}
+	ok(w, e.currentCallID(r, g, ""))
 }
 
 // handleConfJoin is POST voicecall/{agentid}/confjoin {"callid"}.
@@ -271,7 +356,7 @@ func (e *Emulator) callInfoObject(c *gateway.CallInfo) map[string]any {
 	}
 	return map[string]any{
 		"callfeature": feature, "callid": id, "caller": c.Caller, "called": c.Callee,
-		"callskill": c.Queue, "callskillid": skillID(c.Queue), "orgicallednum": "",
+		"callskill": c.Queue, "callskillid": e.skillID(c.Queue), "orgicallednum": "",
 		"calldata": data, "begintime": begin, "endtime": nil, "userPriority": 0,
 		"trunkNo": 65535, "logontimes": 0, "mediaType": 5, "mediaAbility": 1,
 		"waitTime": 0, "trace": nil,

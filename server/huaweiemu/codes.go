@@ -5,6 +5,7 @@ import "github.com/agentbar/agentbar/proxy/gateway"
 // CC-Gateway result codes (table 6-449) the emulator answers.
 const (
 	codeOK            = "0"
+	codeEventMethod   = "000-001"
 	codeBadParam      = "000-002"
 	codeNoPermission  = "000-003"
 	codeSignInParam   = "100-001"
@@ -19,6 +20,7 @@ const (
 	codePhoneInvalid  = "100-013"
 	codeBadNumber     = "200-001"
 	codeURLNotFound   = "210-001"
+	codeOverload      = "999-002"
 )
 
 // opCodes are the result codes of one operation for a missing call and

@@ -32,10 +32,18 @@ const (
 const serverName = "AgentGateway1"
 
 // Agent is one agent the emulated CC-Gateway knows: what the C4 sign-in
-// checks. An empty PhoneNumber accepts any phonenum.
+// checks (an empty PhoneNumber accepts any phonenum) and the call-center
+// queues it serves (its skills, for agentskills and the CMS figures).
 type Agent struct {
 	Password    string
 	PhoneNumber string
+	Queues      []string
+}
+
+// Queue is a call-center queue as CC-Gateway shows it: skill number i+1
+// for Config.Queues[i].
+type Queue struct {
+	ID, Name string
 }
 
 // Config configures an Emulator.
@@ -49,13 +57,20 @@ type Config struct {
 	// GuidTimeout is how long a superseded Guid stays valid; default 120 s.
 	// It must exceed GuidInterval.
 	GuidTimeout time.Duration
-	// IdleSignOut signs an agent out after no event poll for this long;
-	// default 2 min.
+	// IdleSignOut signs an agent out after no event poll (push mode: no
+	// heartbeat) for this long; default 2 min.
 	IdleSignOut time.Duration
 	// PollHold is how long an empty event poll is held; default 10 s.
 	PollHold time.Duration
-	// AKSK maps C2 app keys to their secrets, for the CC-CMS resource.
+	// Queues are the call center's queues, numbered as skills in this
+	// order. Without them a queue's skill number is the queue id if it is
+	// a number, else 1.
+	Queues []Queue
+	// AKSK maps C2 app keys to their secrets, for the CC-CMS resources.
 	AKSK map[string]string
+	// PushClient sends push-mode events to the agents' callbackUri;
+	// default a client with a 10 s timeout.
+	PushClient *http.Client
 	// SignatureSkew bounds the age of an auth-v2 timestamp; default 15 min.
 	SignatureSkew time.Duration
 	// OnGuid, if set, is called with every Guid the emulator issues (at
@@ -75,9 +90,12 @@ type Emulator struct {
 	log  *slog.Logger
 	now  func() time.Time
 	done chan struct{}
+	ctx  context.Context // ends at Close: cancels pushes under way
+	stop context.CancelFunc
 	wg   sync.WaitGroup
 
-	table map[string]route // resource/operation -> route
+	table    map[string]route      // resource/operation -> route
+	cmsTable map[string]cmsHandler // CMS path -> handler
 
 	signMu sync.Mutex
 	signIn map[string]*sync.Mutex // per agent: sign-in and sign-out never overlap
@@ -89,7 +107,9 @@ type Emulator struct {
 	callIDs    map[string]string   // neutral call ID -> Huawei callid
 	neutralIDs map[string]string   // Huawei callid -> neutral call ID
 	callSeq    int
-	cms        map[string]*cmsAgent // agentid -> monitoring figures
+	cms        map[string]*cmsAgent   // agentid -> monitoring figures
+	queries    map[string][]time.Time // agentid -> its latest flow-controlled queries
+	tally      map[string]*agentDay   // agentid -> its day's calls (CMS; kept across Restart)
 }
 
 // guidRec is one issued Guid.
@@ -127,14 +147,19 @@ func New(cfg Config) (*Emulator, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if cfg.PushClient == nil {
+		cfg.PushClient = &http.Client{Timeout: 10 * time.Second}
+	}
 	e := &Emulator{
 		cfg:    cfg,
 		log:    cfg.Logger,
 		now:    cfg.Clock,
 		done:   make(chan struct{}),
 		signIn: map[string]*sync.Mutex{},
+		tally:  map[string]*agentDay{},
 	}
-	e.table = e.routes()
+	e.ctx, e.stop = context.WithCancel(context.Background())
+	e.table, e.cmsTable = e.routes(), e.cmsRoutes()
 	e.reset()
 	e.wg.Add(1)
 	go e.sweeper()
@@ -148,6 +173,7 @@ func (e *Emulator) reset() {
 	e.callIDs = map[string]string{}
 	e.neutralIDs = map[string]string{}
 	e.cms = map[string]*cmsAgent{}
+	e.queries = map[string][]time.Time{}
 }
 
 // Close signs every agent out at the call center and stops the emulator.
@@ -159,6 +185,7 @@ func (e *Emulator) Close() {
 	}
 	e.closed = true
 	close(e.done)
+	e.stop()
 	ended := e.forgetAllLocked()
 	e.mu.Unlock()
 	e.closeGateway(ended)
@@ -220,14 +247,15 @@ func (e *Emulator) sweeper() {
 	}
 }
 
-// sweep signs out agents that stopped polling and drops expired Guids.
+// sweep signs out agents that stopped polling (poll mode) or sending
+// heartbeats (push mode), and drops expired Guids.
 func (e *Emulator) sweep() {
 	e.mu.Lock()
 	now := e.now()
 	var gws []gateway.Session
 	for _, s := range e.sessions {
 		if !s.ended && now.Sub(s.lastPoll) >= e.cfg.IdleSignOut {
-			e.log.Info("huaweiemu: no event poll, signing the agent out", "agent", s.agent, "idle", now.Sub(s.lastPoll))
+			e.log.Info("huaweiemu: no event poll or heartbeat, signing the agent out", "agent", s.agent, "push", s.callback != "", "idle", now.Sub(s.lastPoll))
 			if g := e.endLocked(s); g != nil {
 				gws = append(gws, g)
 			}

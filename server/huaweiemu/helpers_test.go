@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agentbar/agentbar/server/callcenter"
+	"github.com/agentbar/agentbar/sip"
 )
 
 // fakeClock is an injectable clock the tests move by hand.
@@ -69,19 +70,23 @@ type fixture struct {
 	clock *fakeClock
 }
 
-// newFixture starts a call center (fake media, no phones) with agents 291
-// and 292, and the emulator with a fake clock and a short poll hold.
+// newFixture starts a call center (fake media, phones over WebSocket,
+// see newPhone) with agents 291, 292 and 293 in queue "support", and the
+// emulator with a fake clock and a short poll hold.
 func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	t.Helper()
 	log := testLogger(t)
 	cc, err := callcenter.New(callcenter.Config{
 		SIPListen:   "127.0.0.1:0",
+		WSListen:    "127.0.0.1:0",
 		TrunkListen: "off",
 		Queues:      []callcenter.QueueConfig{{ID: "support", Name: "Support"}},
 		Agents: []callcenter.AgentConfig{
 			{ID: "291", Name: "Ann", Queues: []string{"support"}},
 			{ID: "292", Name: "Bob", Queues: []string{"support"}},
+			{ID: "293", Name: "Cid", Queues: []string{"support"}},
 		},
+		WrapUp: time.Hour,
 		Logger: log,
 	})
 	if err != nil {
@@ -91,9 +96,11 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	cfg := Config{
 		Gateway: cc.Gateway(),
 		Agents: map[string]Agent{
-			"291": {Password: "pw291", PhoneNumber: "40038"},
-			"292": {Password: "pw292"},
+			"291": {Password: "pw291", PhoneNumber: "40038", Queues: []string{"support"}},
+			"292": {Password: "pw292", Queues: []string{"support"}},
+			"293": {Password: "pw293", Queues: []string{"support"}},
 		},
+		Queues:   []Queue{{ID: "support", Name: "Support"}},
 		PollHold: 100 * time.Millisecond,
 		AKSK:     map[string]string{"globalaktest": "TestSecretKey-0001"},
 		Clock:    clock.Now,
@@ -239,3 +246,68 @@ func (f *fixture) drain(agent, guid string) {
 		}
 	}
 }
+
+// newPhone registers agent's SIP phone on the call center's WebSocket
+// listener (SIP authentication is off in the fixture); it answers every
+// call at once.
+func (f *fixture) newPhone(agent string) {
+	f.t.Helper()
+	t := f.t
+	ua, err := sip.NewUA(sip.Config{
+		URL: "ws://" + f.cc.Addrs().WS, User: agent, Domain: "agentbar.local", KeepAlive: -1,
+		OnIncoming: func(c *sip.Call) {
+			if err := c.Answer(context.Background(), phoneMedia{}); err != nil {
+				t.Errorf("phone %s: answer: %v", agent, err)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ua.Start(ctx); err != nil {
+		t.Fatalf("phone %s: %v", agent, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ua.Close(ctx)
+	})
+}
+
+// phoneMedia answers any offer with plain PCMU (the call center's media
+// is fake).
+type phoneMedia struct{}
+
+func (phoneMedia) sdp() []byte {
+	return []byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+		"m=audio 50000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n")
+}
+func (m phoneMedia) Offer(context.Context) ([]byte, error)          { return m.sdp(), nil }
+func (m phoneMedia) Answer(context.Context, []byte) ([]byte, error) { return m.sdp(), nil }
+func (phoneMedia) SetAnswer(context.Context, []byte, bool) error    { return nil }
+
+// until polls agent with guid until an event of type want arrives,
+// skipping others, and returns its content.
+func (f *fixture) until(agent, guid, want string) json.RawMessage {
+	f.t.Helper()
+	var seen []string
+	for range 100 {
+		typ, content, r := f.poll(agent, guid)
+		if r.Retcode != "0" {
+			f.t.Fatalf("poll for %s: retcode %q", want, r.Retcode)
+		}
+		if typ == want {
+			return content
+		}
+		if typ != "" {
+			seen = append(seen, typ)
+		}
+	}
+	f.t.Fatalf("no %s event; got %v", want, seen)
+	return nil
+}
+
+// jsonDecode decodes an HTTP answer's JSON body.
+func jsonDecode(res *http.Response, v any) error { return json.NewDecoder(res.Body).Decode(v) }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // resourcePrefix is where the CC-Gateway agent resources live.
@@ -61,14 +62,16 @@ type handler func(w http.ResponseWriter, r *http.Request, agent string, args []s
 type route struct {
 	method string
 	open   bool // no Guid (sign-in)
+	self   bool // the handler checks the Guid itself (event poll, heartbeat)
+	query  bool // under the per-agent query flow control
 	nargs  int
 	h      handler
 }
 
-// ServeHTTP serves the CC-Gateway resources and the CC-CMS resource.
+// ServeHTTP serves the CC-Gateway resources and the CC-CMS resources.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == cmsAgentStatusPath {
-		e.serveCMSAgentStatus(w, r)
+	if h, found := e.cmsTable[r.URL.Path]; found {
+		e.serveCMS(w, r, h)
 		return
 	}
 	rest, found := strings.CutPrefix(r.URL.Path, resourcePrefix)
@@ -100,12 +103,18 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, failure{Message: "method not supported", Retcode: codeBadParam})
 		return
 	}
-	if !rt.open && resource != "agentevent" {
-		// Only event polls keep an agent signed in (seed line 6832).
+	if !rt.open && !rt.self {
+		// Only event polls and heartbeats keep an agent signed in (seed
+		// lines 6832, 7175).
 		if _, code := e.authorize(r, agent, false); code != "" {
 			fail(w, code, "agent not signed in or Guid invalid")
 			return
 		}
+	}
+	if rt.query && !e.allowQuery(agent) {
+		e.log.Info("huaweiemu: query flow control", "agent", agent, "op", resource+"/"+name)
+		fail(w, codeOverload, "query message overload")
+		return
 	}
 	rt.h(w, r, agent, tail)
 }
@@ -164,4 +173,31 @@ func intField(m map[string]any, key string, def int) (int, bool) {
 	}
 	n, err := strconv.Atoi(s)
 	return n, err == nil
+}
+
+// Per-agent flow control of the query operations: 5 in 2 s, the seed's
+// default (line 12065-12066, extended by line 21334-21346); beyond it the
+// answer is 999-002 ("query message overload", the spec's reading). The
+// system-wide limit (15000 in 2 s) is not emulated.
+const (
+	queryLimit  = 5
+	queryWindow = 2 * time.Second
+)
+
+// allowQuery counts one query of agent, false when it is over the limit
+// (a refused query does not count).
+func (e *Emulator) allowQuery(agent string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	q := e.queries[agent]
+	for len(q) > 0 && now.Sub(q[0]) >= queryWindow {
+		q = q[1:]
+	}
+	if len(q) >= queryLimit {
+		e.queries[agent] = q
+		return false
+	}
+	e.queries[agent] = append(q, now)
+	return true
 }

@@ -82,10 +82,25 @@ func (e *Emulator) neutralReason(n int, rest bool, base int) (string, bool) {
 	return "", false
 }
 
-// skillID is the numeric skill id of a queue: its own number, or 1.
-func skillID(queue string) int {
+// skillID is the skill number of a queue: its place in Config.Queues
+// (from 1), else its own number, else 1.
+func (e *Emulator) skillID(queue string) int {
+	for i, q := range e.cfg.Queues {
+		if q.ID == queue {
+			return i + 1
+		}
+	}
 	if n, err := strconv.Atoi(queue); err == nil {
 		return n
 	}
 	return 1
+}
+
+// queueOfSkill is the queue a client's skill number stands for: the
+// Config.Queues entry, else the number itself as a queue id.
+func (e *Emulator) queueOfSkill(skill string) string {
+	if n, err := strconv.Atoi(skill); err == nil && n >= 1 && n <= len(e.cfg.Queues) {
+		return e.cfg.Queues[n-1].ID
+	}
+	return skill
 }

@@ -34,6 +34,8 @@ const (
 	eventCallOutFail      = "AgentEvent_Call_Out_Fail"
 	eventOutboundDetect   = "OUTBOUND_DETECT_EVENT"
 	eventCustomerAlerting = "AgentEvent_Customer_Alerting"
+	eventConnectFail      = "AgentEvent_Connect_Fail"
+	eventSuccTransResult  = "AgentEvent_SuccTransResult"
 )
 
 // hwEvent is one CC-Gateway event (table 6-248).
@@ -54,11 +56,13 @@ type session struct {
 
 	guid     string    // the current Guid
 	guidAt   time.Time // when it was issued
-	lastPoll time.Time
+	lastPoll time.Time // the last event poll (poll mode) or heartbeat (push mode)
 	ended    bool
 	endedAt  time.Time
 	queue    []hwEvent
 	wake     chan struct{} // closed when the queue grows or the session ends
+	callback string        // push mode: where the queue is POSTed (callbackUri), fixed before the session is published; "" = poll mode
+	token    string        // push mode: the service_token pushes carry, renewed by heartbeats
 
 	// Translation state: what the neutral events said so far.
 	seenState   bool
@@ -69,6 +73,16 @@ type session struct {
 	offhook     map[string]bool
 	calls       map[string]gateway.CallInfo // by neutral ID, while they last
 	lastCall    *gateway.CallInfo
+	transfers   map[string]*transfer // by neutral call ID: a transfer request under way
+	consulting  string               // the work number innerhelp is consulting, while it lasts
+}
+
+// transfer is a voicecall transfer of one call: its mode (table 6-143)
+// and target, and whether the target answered (talk transfer).
+type transfer struct {
+	mode     int
+	target   string
+	answered bool
 }
 
 func newSession(agent string, now time.Time, autoAnswer bool, status int) *session {
@@ -76,6 +90,7 @@ func newSession(agent string, now time.Time, autoAnswer bool, status int) *sessi
 		agent: agent, loginTime: now, autoAnswer: autoAnswer, status: status,
 		lastPoll: now, wake: make(chan struct{}),
 		offhook: map[string]bool{}, calls: map[string]gateway.CallInfo{},
+		transfers: map[string]*transfer{},
 	}
 }
 
@@ -140,7 +155,7 @@ func (e *Emulator) translateLocked(s *session, ev gateway.Event) {
 	case gateway.EvCallIncoming:
 		c := e.callLocked(s, ev.Call)
 		s.push(eventIncoming, map[string]any{
-			"callId": c.id, "skillName": ev.Call.Queue, "skillId": skillID(ev.Call.Queue),
+			"callId": c.id, "skillName": ev.Call.Queue, "skillId": e.skillID(ev.Call.Queue),
 			"caller": ev.Call.Caller, "called": ev.Call.Callee, "lastReleaseAgentId": 65535,
 			"mediaType": 5, "releaseAndReQueueCount": 0, "releaseAndReQueueCallFlag": 0,
 		})
@@ -151,6 +166,9 @@ func (e *Emulator) translateLocked(s *session, ev gateway.Event) {
 			s.push(eventRinging, c.offer())
 		}
 	case gateway.EvCallAnswered, gateway.EvCallResumed:
+		if ev.Type == gateway.EvCallAnswered {
+			e.tallyAnsweredLocked(s.agent, ev.Call)
+		}
 		c := e.callLocked(s, ev.Call)
 		if !s.offhook[ev.Call.ID] {
 			s.offhook[ev.Call.ID] = true
@@ -165,12 +183,31 @@ func (e *Emulator) translateLocked(s *session, ev gateway.Event) {
 		s.push(eventHold, c.id)
 	case gateway.EvConsultStarted:
 		c := e.callLocked(s, ev.Call)
+		if x := s.transfers[ev.Call.ID]; x != nil && x.mode == modeTalk {
+			// Talk transfer: the agent talks with the target (seed line 21319).
+			x.answered = true
+			t := c.talking("main")
+			t["called"] = x.target
+			s.push(eventTalking, t)
+			return
+		}
 		s.push(eventHold, c.id)
 		s.push(eventTalking, c.talking("assistant"))
 	case gateway.EvConsultEnded:
 		c := e.callLocked(s, ev.Call)
+		s.consulting = ""
+		if x := s.transfers[ev.Call.ID]; x != nil && x.mode == modeTalk {
+			// Cancelled or left (canceltransfer's events), or never reached.
+			delete(s.transfers, ev.Call.ID)
+			if x.answered || ev.Cause == consultCanceled {
+				s.push(eventCustomerRelease, map[string]string{"callid": c.id, "number": x.target})
+			} else {
+				s.push(eventConnectFail, c.id)
+			}
+		}
 		s.push(eventTalking, c.talking("main"))
 	case gateway.EvConferenced:
+		s.consulting = ""
 		c := e.callLocked(s, ev.Call)
 		s.push(eventConference, map[string]string{"callid": c.id, "partner": ev.Call.Caller + ", " + ev.Call.Callee})
 	case gateway.EvCallEnded:
@@ -254,7 +291,7 @@ func (e *Emulator) stateLocked(s *session, ev gateway.Event) {
 	}
 }
 
-// endedLocked translates call.ended: who left, and how (spec §13.3, 13.4).
+// endedLocked translates call.ended: who left, and how (spec §13.3-13.5).
 func (e *Emulator) endedLocked(s *session, ev gateway.Event) {
 	c := e.callLocked(s, ev.Call)
 	info := *ev.Call
@@ -262,9 +299,24 @@ func (e *Emulator) endedLocked(s *session, ev gateway.Event) {
 	delete(s.calls, ev.Call.ID)
 	answered := s.offhook[ev.Call.ID]
 	delete(s.offhook, ev.Call.ID)
+	x := s.transfers[ev.Call.ID]
+	delete(s.transfers, ev.Call.ID)
+	s.consulting = ""
+	e.tallyEndedLocked(s.agent, ev)
 	other := ev.Call.Caller
 	if ev.Call.Direction == "outbound" {
 		other = ev.Call.Callee
+	}
+	handedOver := ev.Cause == "transferred" || x != nil && x.mode == modeTalk && x.answered
+	if handedOver {
+		// The transfer events (seed line 10573-10582): the agent leaves,
+		// the customer stays, so no AgentEvent_Customer_Release.
+		if x != nil && x.mode == modeSuccess {
+			s.push(eventSuccTransResult, map[string]any{"result": 0, "callId": c.id})
+		}
+		s.push(eventCallRelease, c.id)
+		s.push(eventPhoneRelease, map[string]int{"phoneState": 2})
+		return
 	}
 	switch {
 	case !answered && ev.Call.Direction == "outbound" && ev.Cause != "agent_hangup":
@@ -279,7 +331,7 @@ func (e *Emulator) endedLocked(s *session, ev gateway.Event) {
 			s.push(eventCallRelease, c.id)
 		}
 		s.push(eventPhoneRelease, map[string]int{"phoneState": 3})
-	case ev.Cause == "agent_hangup" || ev.Cause == "transferred" || ev.Cause == "signed_out":
+	case ev.Cause == "agent_hangup" || ev.Cause == "signed_out":
 		s.push(eventCallRelease, c.id)
 		s.push(eventCustomerRelease, map[string]string{"callid": c.id, "number": other})
 		s.push(eventPhoneRelease, map[string]int{"phoneState": 2})
