@@ -11,6 +11,10 @@
 // (getUserMedia, an RTCPeerConnection loopback, the control channel) even
 // before the bar is built.
 //
+// TestBrowserHuawei runs the bar the same way through the Huawei CEC
+// adapter and its CC-Gateway emulator (gateway.kind huawei, demo mode),
+// with the pages' network traffic recorded for a scan for CTI secrets.
+//
 // The bar's tests skip when web/dist holds no built bar (run `make wasm`
 // first); a missing Chromium fails them: install the Debian package
 // chromium. AGENTBAR_SCREENSHOT=1 makes TestBrowserCall write docs/bar.png.

@@ -27,6 +27,7 @@ import (
 	"github.com/agentbar/agentbar/server"
 	"github.com/agentbar/agentbar/server/callcenter"
 	"github.com/agentbar/agentbar/server/config"
+	"github.com/agentbar/agentbar/server/huaweiemu"
 )
 
 // waitTimeout bounds every wait for an event or a state.
@@ -142,6 +143,20 @@ type env struct {
 // if not nil, changes the configuration first.
 func startEnv(tb testing.TB, edit func(*config.Config)) *env {
 	tb.Helper()
+	return startEnvWith(tb, envSetup{edit: edit})
+}
+
+// envSetup is what startEnvWith can change besides the defaults.
+type envSetup struct {
+	edit  func(*config.Config)    // changes the configuration, if not nil
+	vars  map[string]string       // more AGENTBAR_* variables for config.Load
+	level slog.Level              // of the server's log; zero is info
+	hook  func(*huaweiemu.Config) // server.WithHuaweiDemoHook, if not nil
+}
+
+// startEnvWith is startEnv with more of the server's set-up.
+func startEnvWith(tb testing.TB, setup envSetup) *env {
+	tb.Helper()
 	e := &env{tb: tb, serverLog: &logBuf{}, browserLog: &logBuf{}}
 	tb.Chdir(moduleRoot)
 	tb.Cleanup(func() {
@@ -150,12 +165,12 @@ func startEnv(tb testing.TB, edit func(*config.Config)) *env {
 			tb.Logf("browser log:\n%s", e.browserLog.String())
 		}
 	})
-	e.startServer(edit)
+	e.startServer(setup)
 	e.startBrowser()
 	return e
 }
 
-func (e *env) startServer(edit func(*config.Config)) {
+func (e *env) startServer(setup envSetup) {
 	tb := e.tb
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -171,6 +186,9 @@ func (e *env) startServer(edit func(*config.Config)) {
 		"AGENTBAR_BUS_STORE_DIR":           tb.TempDir(),
 		"AGENTBAR_CALLCENTER_AGENT_LISTEN": "127.0.0.1:0",
 		"AGENTBAR_CALLCENTER_TRUNK_LISTEN": "127.0.0.1:0",
+	}
+	for k, v := range setup.vars {
+		vars[k] = v
 	}
 	cfg, err := config.Load("", func(k string) string { return vars[k] })
 	if err != nil {
@@ -188,12 +206,12 @@ func (e *env) startServer(edit func(*config.Config)) {
 		{ID: "1003", Name: "Alan", Password: "pw1003", Queues: []string{"sales"}},
 	}
 	cfg.CallCenter.Reasons = []config.Reason{{Code: "meeting", Label: "Meeting"}, {Code: "lunch", Label: "Lunch", Rest: true}}
-	if edit != nil {
-		edit(cfg)
+	if setup.edit != nil {
+		setup.edit(cfg)
 	}
 	e.cfg = cfg
-	log := slog.New(slog.NewTextHandler(e.serverLog, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := server.New(context.Background(), cfg, log)
+	log := slog.New(slog.NewTextHandler(e.serverLog, &slog.HandlerOptions{Level: setup.level}))
+	srv, err := server.New(context.Background(), cfg, log, server.WithHuaweiDemoHook(setup.hook))
 	if err != nil {
 		ln.Close()
 		tb.Fatal(err)
