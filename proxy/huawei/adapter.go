@@ -51,6 +51,12 @@ type Config struct {
 	// PollTimeout bounds one event poll (default 30 s); CallTimeout bounds
 	// every other call (default 10 s).
 	PollTimeout, CallTimeout time.Duration
+	// CallDataTimeout bounds the reading of a new inbound call's data
+	// (calldata callinfobycallid, then callinfo) that its first event
+	// waits for before it goes to the bar; default 2 s, negative turns
+	// the reading off. A late or failed read lets the event go without
+	// the data.
+	CallDataTimeout time.Duration
 	// DefaultRest is the rest length when a rest command has none
 	// (default 30 min; the CTI takes 1 s to 86399 s).
 	DefaultRest time.Duration
@@ -132,6 +138,9 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	if cfg.CallTimeout == 0 {
 		cfg.CallTimeout = 10 * time.Second
+	}
+	if cfg.CallDataTimeout == 0 {
+		cfg.CallDataTimeout = 2 * time.Second
 	}
 	if cfg.ResignInAttempts == 0 {
 		cfg.ResignInAttempts = 3

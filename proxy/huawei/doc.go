@@ -67,6 +67,18 @@
 //     LongestWait is left empty: CMS offers only the longest wait of the
 //     last five minutes (maxCallWaitTimesIn5). CMS is C2-signed, or C1
 //     (the API Fabric token) when it has no AK/SK of its own.
+//   - Call data: no call event carries it (seed line 19437, 19644-19690,
+//     19820-19840), so the first event of a new inbound call waits (at
+//     most CallDataTimeout, 2 s) for calldata callinfobycallid (6.1.3.6,
+//     line 12714), or callinfo (6.1.3.1, line 12070) of the current call
+//     when the first is refused: its preconditions say "in a call", and a
+//     ringing call may not count. The calldata string becomes the call's
+//     Data: a JSON object's members (the seed recommends JSON, line
+//     25631), else the whole text under "calldata"; caller, called and
+//     callskill fill what the events left empty. appdata (6.1.3.2) is not
+//     used: it has the data only, under the same precondition. A failed
+//     read is logged at debug and the event goes without the data; each
+//     call is read once, as a paced query.
 //   - updateGuid and syncagentinfo (6.1.1.24, 6.1.1.25) are not used: they
 //     serve a page that owns the session after a browser refresh. Here the
 //     proxy owns it and holds the current Guid across page reloads

@@ -176,7 +176,9 @@ func (s *session) callEvent(t string, c callContent, now time.Time) []gateway.Ev
 		} else {
 			tc.info.Queue = c.SkillID.String()
 		}
-		tc.info.Data = map[string]string{}
+		if tc.info.Data == nil {
+			tc.info.Data = map[string]string{}
+		}
 		if c.SkillID != "" {
 			tc.info.Data["skillId"] = c.SkillID.String()
 		}

@@ -35,6 +35,7 @@ type reply struct {
 	Status  int
 	Retcode string
 	Result  string // raw JSON
+	Block   bool   // no answer until the client gives up
 }
 
 // fakeCEC is a small scripted CC-Gateway faithful to the spec's C4 rules:
@@ -163,6 +164,10 @@ func (f *fakeCEC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !scripted {
 		rep = reply{Retcode: "0", Result: "{}"}
+	}
+	if rep.Block {
+		<-r.Context().Done()
+		return
 	}
 	if rep.Status == 0 {
 		rep.Status = 200

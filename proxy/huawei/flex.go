@@ -98,20 +98,22 @@ type agentStatusResult struct {
 	IsWorking  flexString `json:"isWorking"`
 }
 
-// callInfoResult is the calldata callinfo result (table 6-202); the seed
-// spells the original called number both ways.
+// callInfoResult is the CallInfo of the calldata queries callinfo,
+// callinbeforeanswer and callinfobycallid (tables 6-202, 6-219, 6-223);
+// the seed spells the original called number both ways. CallData is the
+// decoded calldata string (callDataMap).
 type callInfoResult struct {
-	CallFeature   flexString `json:"callfeature"`
-	CallID        flexString `json:"callid"`
-	Caller        flexString `json:"caller"`
-	Called        flexString `json:"called"`
-	CallSkill     flexString `json:"callskill"`
-	CallSkillID   flexString `json:"callskillid"`
-	OrigCalled    flexString `json:"orgicallednum"`
-	OrigCalledAlt flexString `json:"orgcallednum"`
-	CallData      flexString `json:"calldata"`
-	BeginTime     flexString `json:"begintime"`
-	MediaType     flexString `json:"mediaType"`
+	CallFeature   flexString  `json:"callfeature"`
+	CallID        flexString  `json:"callid"`
+	Caller        flexString  `json:"caller"`
+	Called        flexString  `json:"called"`
+	CallSkill     flexString  `json:"callskill"`
+	CallSkillID   flexString  `json:"callskillid"`
+	OrigCalled    flexString  `json:"orgicallednum"`
+	OrigCalledAlt flexString  `json:"orgcallednum"`
+	CallData      callDataMap `json:"calldata"`
+	BeginTime     flexString  `json:"begintime"`
+	MediaType     flexString  `json:"mediaType"`
 }
 
 // callContent is the union of the call-event content objects (§8.2): each

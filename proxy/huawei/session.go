@@ -57,6 +57,7 @@ type trackedCall struct {
 	info       gateway.CallInfo
 	remoteLeft bool // AgentEvent_Customer_Release seen
 	transfered bool // AgentEvent_SuccTransResult 0 seen
+	dataAsked  bool // its call data was read (or tried): see addCallData
 }
 
 func newSession(c *conn, sink func(gateway.Event)) *session {
@@ -282,6 +283,7 @@ func (s *session) handleRaw(raw json.RawMessage) bool {
 		return false
 	}
 	evs, stop := s.translate(ev)
+	s.addCallData(evs)
 	s.emit(evs...)
 	if stop {
 		s.a.log.Info("huawei: agent signed out (AgentOther_ShutdownService)", "agent", s.c.agent)
@@ -654,9 +656,7 @@ func callFromInfo(ci callInfoResult) gateway.CallInfo {
 	if ms, ok := ci.BeginTime.Int(); ok && ms > 0 {
 		c.Since = time.UnixMilli(ms)
 	}
-	if ci.CallData != "" {
-		c.Data = map[string]string{"calldata": ci.CallData.String()}
-	}
+	mergeCallInfo(&c, ci)
 	return c
 }
 

@@ -2,6 +2,7 @@ package huaweiemu
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -336,6 +337,96 @@ func (e *Emulator) handleCallInfo(w http.ResponseWriter, r *http.Request, agent 
 	ok(w, e.callInfoObject(c))
 }
 
+// handleCallInBeforeAnswer is GET calldata/{agentid}/callinbeforeanswer
+// (6.1.3.5, table 6-219): the current call's CallInfo as before the
+// answer; trace is reserved and null (seed line 12665), like callinfo
+// without a call when there is none.
+func (e *Emulator) handleCallInBeforeAnswer(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
+	_, _, snap, found := e.liveState(w, r, agent)
+	if !found {
+		return
+	}
+	if len(snap.Calls) == 0 {
+		ok(w, nil)
+		return
+	}
+	ok(w, e.callInfoObject(&snap.Calls[0]))
+}
+
+// handleCallInfoByCallID is GET calldata/{agentid}/callinfobycallid/{callid}
+// (6.1.3.6, table 6-223): the CallInfo of one of the agent's calls, ringing
+// or connected; 100-007 when the agent has no call of that callid.
+func (e *Emulator) handleCallInfoByCallID(w http.ResponseWriter, r *http.Request, agent string, args []string) {
+	_, _, snap, found := e.liveState(w, r, agent)
+	if !found {
+		return
+	}
+	if c := e.callByHWID(snap, args[0]); c != nil {
+		ok(w, e.callInfoObject(c))
+		return
+	}
+	fail(w, codeOpFailed, "no such call")
+}
+
+// handleAppData is GET calldata/{agentid}/appdata?isEncodeResult=&callId=
+// (6.1.3.2, table 6-205): the call data string of the named call (the
+// URI spells callId, the table callid) or of the current call, base64
+// when isEncodeResult is "true" (anything else is false, seed line 12321);
+// 100-007 when there is no such call.
+func (e *Emulator) handleAppData(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
+	_, _, snap, found := e.liveState(w, r, agent)
+	if !found {
+		return
+	}
+	q := r.URL.Query()
+	id := q.Get("callId")
+	if id == "" {
+		id = q.Get("callid")
+	}
+	var c *gateway.CallInfo
+	switch {
+	case id != "":
+		c = e.callByHWID(snap, id)
+	case len(snap.Calls) > 0:
+		c = &snap.Calls[0]
+	}
+	if c == nil {
+		fail(w, codeOpFailed, "no call")
+		return
+	}
+	data := callDataString(c.Data)
+	if q.Get("isEncodeResult") == "true" {
+		data = base64.StdEncoding.EncodeToString([]byte(data))
+	}
+	ok(w, data)
+}
+
+// callByHWID is the call of snap whose Huawei callid is hw, or nil.
+func (e *Emulator) callByHWID(snap gateway.Snapshot, hw string) *gateway.CallInfo {
+	neutral := e.neutralCallID(hw)
+	for i := range snap.Calls {
+		if snap.Calls[i].ID == neutral {
+			return &snap.Calls[i]
+		}
+	}
+	return nil
+}
+
+// callDataString is a call's data as CC-Gateway's calldata string: the
+// seed types it string (table 6-202) and recommends JSON for the call data
+// applications give the CTI (line 25631), so the call center's data map
+// is a JSON object's text; no data is "" as in the seed's examples.
+func callDataString(data map[string]string) string {
+	if len(data) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
 // callInfoObject is the CallInfo of table 6-202 for a neutral call.
 func (e *Emulator) callInfoObject(c *gateway.CallInfo) map[string]any {
 	e.mu.Lock()
@@ -345,11 +436,7 @@ func (e *Emulator) callInfoObject(c *gateway.CallInfo) map[string]any {
 	if c.Direction == "outbound" {
 		feature = 7
 	}
-	data := ""
-	if len(c.Data) > 0 {
-		b, _ := json.Marshal(c.Data)
-		data = string(b)
-	}
+	data := callDataString(c.Data)
 	var begin any
 	if !c.Since.IsZero() {
 		begin = c.Since.UnixMilli()

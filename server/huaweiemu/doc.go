@@ -41,6 +41,15 @@
 //   - Flow control: 5 queries per agent in 2 s (agentstatus, updateGuid,
 //     agentskills, calldata), beyond that 999-002; the system-wide limit
 //     is not emulated.
+//   - Call data: the call center's call data (the map given with the
+//     call, e.g. POST /v1/demo/calls) is on no event, as in the seed's
+//     event contents (AgentEvent_Incoming_CallInfo, _Ringing,
+//     _Auto_Answer, _Talking). It is the calldata string of the calldata
+//     queries callinfo, callinbeforeanswer and callinfobycallid (ringing
+//     calls included), and the result of appdata (base64 with
+//     isEncodeResult=true): the map as a JSON object's text (the seed
+//     types calldata string and recommends JSON, line 25631), "" when
+//     there is none. setcalldataex is not emulated.
 //   - CMS figures: the calls waiting come from the call center through its
 //     sessions' gateway.StatsSource; the agent counts per skill from the
 //     emulator's sessions; the agent indicators are counted from the call

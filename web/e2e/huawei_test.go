@@ -300,10 +300,12 @@ func TestBrowserHuawei(t *testing.T) {
 	if hwID == "" || hwID == callID || in.Call.Queue != "support" {
 		t.Fatalf("call.incoming %+v (call center id %s)", in.Call, callID)
 	}
-	// Known gap: the call's data (order A-17) does not reach the page
-	// through Huawei (the emulator's AgentEvent_Incoming_CallInfo carries
-	// none, and the adapter reads calldata/callinfo only for a snapshot).
-	t.Logf("screen pop through Huawei: caller %s, queue %s, data %v (the call center's data was order=A-17)", in.Call.Caller, in.Call.Queue, in.Call.Data)
+	// The screen pop has the call's data: the adapter read it with
+	// calldata callinfobycallid before handing the event on (no CC-Gateway
+	// event carries call data).
+	if in.Call.Caller != caller || fmt.Sprint(in.Call.Data["order"]) != "A-17" {
+		t.Fatalf("screen pop through Huawei: caller %s, queue %s, data %v; want the call center's caller %s and data order=A-17", in.Call.Caller, in.Call.Queue, in.Call.Data, caller)
+	}
 	b1.expectCall(t, "call.ringing", hwID)
 	pin := b1.saw(t, "phone.incoming", nil)
 	t.Logf("1001's phone rings: %s (the CTI's call id is %s, the call center's %s)", pin, hwID, callID)
