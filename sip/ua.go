@@ -6,9 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math/big"
+	mrand "math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
@@ -117,7 +116,7 @@ func NewUA(cfg Config) (*UA, error) {
 		cfg.UserAgent = "agentbar"
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	aor := gosip.Uri{}
 	if err := gosip.ParseUri("sip:"+cfg.User+"@"+cfg.Domain, &aor); err != nil {
@@ -367,11 +366,7 @@ func randomBetween(lo, hi time.Duration) time.Duration {
 	if hi <= lo {
 		return lo
 	}
-	n, err := rand.Int(rand.Reader, big.NewInt(int64(hi-lo)))
-	if err != nil {
-		return lo
-	}
-	return lo + time.Duration(n.Int64())
+	return lo + mrand.N(hi-lo)
 }
 
 // randomToken returns n random lowercase hex-ish characters for tags, branches and hosts.

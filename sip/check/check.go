@@ -11,7 +11,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -213,16 +212,67 @@ func trimParams(p gosip.HeaderParams) (changed bool) {
 	return changed
 }
 
-// addrHeaderRe finds the raw headers whose values are name-addr or addr-spec.
-var addrHeaderRe = regexp.MustCompile(`(?im)^(contact|m|to|t|from|f)[ \t]*:(.*(?:\r\n[ \t].*)*)`)
+// addrHeaders are the headers whose values are name-addr or addr-spec,
+// in long and compact form.
+var addrHeaders = []string{"contact", "m", "to", "t", "from", "f"}
+
+// headerNamed matches line against "name [ \t]* :" for the first of names
+// it starts with, ignoring case, and returns the name as written and what
+// follows the colon. (A hand-written match rather than a regexp keeps the
+// regexp engine and its Unicode tables out of the browser build.)
+func headerNamed(line string, names []string) (name, value string, ok bool) {
+	for _, n := range names {
+		k, ok := foldPrefix(line, n)
+		if !ok {
+			continue
+		}
+		i := k
+		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+			i++
+		}
+		if i < len(line) && line[i] == ':' {
+			return line[:k], line[i+1:], true
+		}
+	}
+	return "", "", false
+}
+
+// foldPrefix tells whether s starts with the lower-case ASCII name under
+// Unicode simple case folding, as a (?i) regexp matches it, and returns the
+// length of the prefix in s. Two ASCII letters fold to a non-ASCII one as
+// well: s to U+017F (long s) and k to U+212A (Kelvin sign).
+func foldPrefix(s, name string) (int, bool) {
+	i := 0
+	for j := 0; j < len(name); j++ {
+		c := name[j]
+		switch {
+		case i < len(s) && (s[i] == c || 'a' <= c && c <= 'z' && s[i] == c-'a'+'A'):
+			i++
+		case c == 's' && strings.HasPrefix(s[i:], "\u017f"):
+			i += len("\u017f")
+		case c == 'k' && strings.HasPrefix(s[i:], "\u212a"):
+			i += len("\u212a")
+		default:
+			return 0, false
+		}
+	}
+	return i, true
+}
 
 // Raw checks what the parser cannot tell after the fact: a URI
 // with headers ('?'), which must be inside angle brackets (RFC 3261 §20,
 // RFC 4475 §3.1.2.13).
 func Raw(data []byte) *Rejection {
 	head, _, _ := strings.Cut(string(data), "\r\n\r\n")
-	for _, m := range addrHeaderRe.FindAllStringSubmatch(head, -1) {
-		for _, v := range SplitAddrList(m[2]) {
+	// Unfold continuation lines (RFC 3261 §7.3.1), so that a value
+	// carried over several lines is checked whole.
+	head = strings.NewReplacer("\r\n ", "  ", "\r\n\t", " \t").Replace(head)
+	for _, line := range strings.Split(head, "\n") {
+		_, value, ok := headerNamed(line, addrHeaders)
+		if !ok {
+			continue
+		}
+		for _, v := range SplitAddrList(value) {
 			if !strings.Contains(v, "<") && strings.Contains(v, "?") {
 				return &Rejection{Code: 400, Reason: "Bad Request (URI with headers outside angle brackets)"}
 			}
@@ -231,8 +281,18 @@ func Raw(data []byte) *Rejection {
 	return nil
 }
 
-// schemeRe is the URI scheme syntax of RFC 3986 §3.1.
-var schemeRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+// isScheme tells whether s has the URI scheme syntax of RFC 3986 §3.1:
+// ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+func isScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alpha := 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
+		if !alpha && (i == 0 || !('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // unsupportedScheme tells whether raw bytes the parser refused are a
 // request whose Request-URI has a well-formed scheme we do not take, which
@@ -244,7 +304,7 @@ func unsupportedScheme(data []byte) bool {
 		return false
 	}
 	scheme, _, ok := strings.Cut(f[1], ":")
-	return ok && schemeRe.MatchString(scheme) && !isSIPScheme(scheme) && !strings.EqualFold(scheme, "tel")
+	return ok && isScheme(scheme) && !isSIPScheme(scheme) && !strings.EqualFold(scheme, "tel")
 }
 
 // Unparsable is the answer to bytes the parser refused: 416 when they are
@@ -287,9 +347,9 @@ func parseReason(err error) string {
 	}, s)
 }
 
-// rawHeaderRe picks the headers a response copies from its request, in
-// long or compact form, from raw bytes the parser refused.
-var rawHeaderRe = regexp.MustCompile(`(?i)^(via|v|from|f|to|t|call-id|i|cseq)[ \t]*:`)
+// rawHeaders are the headers a response copies from its request, in long
+// or compact form, from raw bytes the parser refused.
+var rawHeaders = []string{"via", "v", "from", "f", "to", "t", "call-id", "i", "cseq"}
 
 // rawReject builds a response to bytes that did not parse, when they look
 // like a request whose Via, From, To, Call-ID and CSeq can be copied
@@ -306,8 +366,8 @@ func rawReject(data []byte, code int, reason string) []byte {
 	var copied []string
 	seen := map[string]int{}
 	for i := 1; i < len(lines); i++ {
-		m := rawHeaderRe.FindStringSubmatch(lines[i])
-		if m == nil {
+		written, _, ok := headerNamed(lines[i], rawHeaders)
+		if !ok {
 			continue
 		}
 		full := lines[i]
@@ -315,7 +375,7 @@ func rawReject(data []byte, code int, reason string) []byte {
 			i++
 			full += " " + strings.TrimSpace(lines[i])
 		}
-		name := canonicalCompact(strings.ToLower(m[1]))
+		name := canonicalCompact(strings.ToLower(written))
 		seen[name]++
 		copied = append(copied, full)
 	}

@@ -3,13 +3,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -286,28 +283,24 @@ type session struct {
 	Name    string    `json:"name"`
 }
 
+// postSession signs in with POST /v1/session. It calls the browser's
+// fetch directly: net/http's client would bring its whole native transport
+// (dialer, TLS, HTTP/2) into the wasm for this one request.
 func postSession(ctx context.Context, agent, password string) (session, error) {
 	var s session
 	body, _ := json.Marshal(map[string]string{"agent": agent, "password": password})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, pageOrigin()+"/v1/session", bytes.NewReader(body))
-	if err != nil {
-		return s, errorf("bad_request", "%v", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
+	res, err := fetchPost(ctx, pageOrigin()+"/v1/session", "application/json", body, 64<<10)
 	if err != nil {
 		return s, errorf("network", "sign-in: %v", err)
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	if res.StatusCode != http.StatusOK {
+	if res.status != 200 {
 		var e core.ErrorBody
-		if json.Unmarshal(b, &e) != nil || e.Code == "" {
-			e = core.ErrorBody{Code: "unavailable", Message: res.Status}
+		if json.Unmarshal(res.body, &e) != nil || e.Code == "" {
+			e = core.ErrorBody{Code: "unavailable", Message: res.statusLine()}
 		}
 		return s, &codedError{Code: e.Code, Message: e.Message}
 	}
-	if err := json.Unmarshal(b, &s); err != nil || s.Token == "" {
+	if err := json.Unmarshal(res.body, &s); err != nil || s.Token == "" {
 		return s, errorf("internal", "sign-in: bad reply")
 	}
 	return s, nil

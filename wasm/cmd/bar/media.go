@@ -185,7 +185,7 @@ func (m *media) rollback() error {
 // setLocal applies a local description and waits for ICE gathering (no
 // trickle over SIP), up to a few seconds.
 func (m *media) setLocal(ctx context.Context, desc webrtc.SessionDescription) ([]byte, error) {
-	gathered := webrtc.GatheringCompletePromise(m.pc)
+	gathered := gatheringComplete(m.pc)
 	if err := m.pc.SetLocalDescription(desc); err != nil {
 		return nil, errorf("media", "setLocalDescription: %v", err)
 	}
@@ -200,6 +200,25 @@ func (m *media) setLocal(ctx context.Context, desc webrtc.SessionDescription) ([
 		return nil, errorf("media", "no local description")
 	}
 	return []byte(ld.SDP), nil
+}
+
+// gatheringComplete is closed once ICE gathering is complete, as
+// webrtc.GatheringCompletePromise, but from the icegatheringstatechange
+// event: the promise listens to onicecandidate, whose wrapper parses every
+// candidate with pion's ICE and STUN code, which costs the wasm some 270 kB
+// (50 kB brotli). Like the promise it is created before the description is set
+// and is already closed if gathering was complete (a re-offer).
+func gatheringComplete(pc *webrtc.PeerConnection) <-chan struct{} {
+	done := make(chan struct{})
+	var once sync.Once
+	check := func() {
+		if pc.ICEGatheringState() == webrtc.ICEGatheringStateComplete {
+			once.Do(func() { close(done) })
+		}
+	}
+	pc.OnICEGatheringStateChange(check)
+	check()
+	return done
 }
 
 // Mute disables or enables the microphone track: the far end gets silence.

@@ -7,10 +7,12 @@
 //
 // It runs from `make wasm`:
 //
-//	go run ./wasm/internal/distbuild -in web/dist/bar.wasm.tmp -dist web/dist \
+//	go run ./wasm/internal/distbuild -in web/dist/bar.wasm.tmp -dist web/dist -max-br 1600000 \
 //	    -page web/static/index.html -wasm-exec $(go env GOROOT)/lib/wasm/wasm_exec.js
 //
-// Older hashed builds in dist are removed; the input file is consumed.
+// Older hashed builds in dist are removed; the input file is consumed. A
+// build whose brotli copy is larger than -max-br bytes is refused and dist
+// is left as it was: the size of the bar is a budget, kept by make wasm.
 package main
 
 import (
@@ -44,14 +46,15 @@ func main() {
 	dist := flag.String("dist", "web/dist", "output directory")
 	page := flag.String("page", "web/static/index.html", "the page to render a static copy of")
 	wasmExec := flag.String("wasm-exec", filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"), "wasm_exec.js of the toolchain that built the wasm")
+	maxBr := flag.Int("max-br", 0, "refuse a build whose brotli copy is larger than this many bytes (0: no limit)")
 	flag.Parse()
-	if err := run(*in, *dist, *page, *wasmExec); err != nil {
+	if err := run(*in, *dist, *page, *wasmExec, *maxBr); err != nil {
 		fmt.Fprintln(os.Stderr, "distbuild:", err)
 		os.Exit(1)
 	}
 }
 
-func run(in, dist, page, wasmExec string) error {
+func run(in, dist, page, wasmExec string, maxBr int) error {
 	raw, err := os.ReadFile(in)
 	if err != nil {
 		return err
@@ -75,6 +78,9 @@ func run(in, dist, page, wasmExec string) error {
 		return err
 	}
 	m.Gzip, m.Brotli = len(gz), len(br)
+	if maxBr > 0 && m.Brotli > maxBr {
+		return fmt.Errorf("%s: %d bytes, gzip %d, brotli %d: over the budget of %d bytes brotli", in, m.Size, m.Gzip, m.Brotli, maxBr)
+	}
 	html, err := os.ReadFile(page)
 	if err != nil {
 		return err

@@ -32,7 +32,7 @@ func TestRun(t *testing.T) {
 	stale := filepath.Join(dist, "bar.00000000000000aa.wasm.br")
 	os.WriteFile(stale, []byte("old"), 0o644)
 
-	if err := run(in, dist, page, exec); err != nil {
+	if err := run(in, dist, page, exec, 0); err != nil {
 		t.Fatal(err)
 	}
 	var m Manifest
@@ -68,5 +68,33 @@ func TestRun(t *testing.T) {
 	}
 	if _, err := os.Stat(in); !os.IsNotExist(err) {
 		t.Fatal("the input was not consumed")
+	}
+}
+
+func TestBudget(t *testing.T) {
+	dir, dist := t.TempDir(), filepath.Join(t.TempDir(), "dist")
+	in, page, exec := filepath.Join(dir, "bar.wasm"), filepath.Join(dir, "index.html"), filepath.Join(dir, "wasm_exec.js")
+	// 4 kB of a pattern brotli cannot squeeze under 100 bytes.
+	raw := make([]byte, 4096)
+	for i := range raw {
+		raw[i] = byte(i*7919 ^ i>>3*31)
+	}
+	for p, body := range map[string][]byte{in: raw, page: []byte("{{WASM}}"), exec: []byte("//")} {
+		if err := os.WriteFile(p, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := run(in, dist, page, exec, 100)
+	if err == nil || !strings.Contains(err.Error(), "over the budget of 100 bytes") {
+		t.Fatalf("run with a budget of 100 bytes: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dist, "manifest.json")); !os.IsNotExist(err) {
+		t.Fatal("a build over budget was written")
+	}
+	if _, err := os.Stat(in); err != nil {
+		t.Fatal("a build over budget was consumed")
+	}
+	if err := run(in, dist, page, exec, 1<<20); err != nil {
+		t.Fatalf("run within budget: %v", err)
 	}
 }
