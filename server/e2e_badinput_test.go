@@ -209,10 +209,19 @@ func (r *e2eTortureResult) final() bool {
 	return len(r.codes) > 0 && r.codes[len(r.codes)-1] >= 200
 }
 
-// e2eCollector gathers the trunk's responses, by server transaction key:
-// those sent back to the sending socket and those sent where a Via
-// without rport points (the source address at the Via's port, 5060 for
-// nearly all of these messages, over UDP or TCP).
+// finalCode is the status of the last final response, or 0.
+func (r *e2eTortureResult) finalCode() int {
+	if !r.final() {
+		return 0
+	}
+	return r.codes[len(r.codes)-1]
+}
+
+// e2eCollector gathers the trunk's responses, by server transaction key
+// (and by Call-ID): those sent where a Via without rport points (the
+// source address at the Via's port, 5060 for nearly all of these
+// messages, over UDP or TCP), and, each under keys of its own (a scope
+// before the key), those that come back to a sending socket.
 type e2eCollector struct {
 	mu    sync.Mutex
 	codes map[string][]int
@@ -235,7 +244,7 @@ func e2eCollect(t *testing.T, addr string) *e2eCollector {
 	if pc, err := net.ListenPacket("udp", addr); err != nil {
 		t.Logf("responses sent to %s/udp cannot be watched: %v", addr, err)
 	} else {
-		c.readPackets(pc)
+		c.readPackets(pc, "")
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -260,7 +269,7 @@ func e2eCollect(t *testing.T, addr string) *e2eCollector {
 					if err != nil {
 						return
 					}
-					c.file(msg)
+					c.file(msg, "")
 				}
 			})
 		}
@@ -299,8 +308,9 @@ func e2eReadStreamed(br *bufio.Reader) ([]byte, error) {
 	return append(msg, body...), nil
 }
 
-// readPackets files every datagram pc receives until it is closed.
-func (c *e2eCollector) readPackets(pc net.PacketConn) {
+// readPackets files every datagram pc receives, in scope, until it is
+// closed.
+func (c *e2eCollector) readPackets(pc net.PacketConn, scope string) {
 	c.mu.Lock()
 	c.stops = append(c.stops, pc.Close)
 	c.mu.Unlock()
@@ -311,31 +321,40 @@ func (c *e2eCollector) readPackets(pc net.PacketConn) {
 			if err != nil {
 				return
 			}
-			c.file(buf[:n])
+			c.file(buf[:n], scope)
 		}
 	})
 }
 
-// file records one response under its transaction key and its Call-ID.
-func (c *e2eCollector) file(msg []byte) {
-	m, err := gosip.ParseMessage(msg)
-	if err != nil {
-		return
-	}
-	res, ok := m.(*gosip.Response)
-	if !ok {
-		return
-	}
+// file records one response under its transaction key and its Call-ID,
+// both after scope.
+func (c *e2eCollector) file(msg []byte, scope string) {
 	var keys []string
-	if key, err := gosip.ServerTxKeyMake(res); err == nil {
-		keys = append(keys, key)
-	}
-	if cid := res.CallID(); cid != nil {
-		keys = append(keys, "cid:"+cid.Value())
+	code := 0
+	if m, err := gosip.ParseMessage(msg); err == nil {
+		res, ok := m.(*gosip.Response)
+		if !ok {
+			return
+		}
+		code = res.StatusCode
+		if key, err := gosip.ServerTxKeyMake(res); err == nil {
+			keys = append(keys, scope+key)
+		}
+		if cid := res.CallID(); cid != nil {
+			keys = append(keys, scope+"cid:"+cid.Value())
+		}
+	} else if f := strings.Fields(string(msg[:min(len(msg), 64)])); len(f) > 1 && f[0] == "SIP/2.0" {
+		// An answer that copies a request's malformed headers, as it
+		// must (RFC 3261 §8.2.6.2), may not parse: its status line and
+		// Call-ID still tell.
+		code, _ = strconv.Atoi(f[1])
+		if m := e2eCallIDRe.FindSubmatch(msg); m != nil {
+			keys = append(keys, scope+"cid:"+string(m[1]))
+		}
 	}
 	c.mu.Lock()
 	for _, k := range keys {
-		c.codes[k] = append(c.codes[k], res.StatusCode)
+		c.codes[k] = append(c.codes[k], code)
 	}
 	close(c.wake)
 	c.wake = make(chan struct{})
@@ -375,47 +394,140 @@ func e2eTortureMessage(name string, data []byte) e2eTortureResult {
 	return r
 }
 
-// e2eTorture sends one message from a socket of its own and waits for a
-// final response to its transaction, or the deadline.
-func e2eTorture(trunk *net.UDPAddr, col *e2eCollector, r *e2eTortureResult, data []byte, wait time.Duration) error {
-	c, err := net.DialUDP("udp", nil, trunk)
-	if err != nil {
-		return err
-	}
-	col.readPackets(c)
-	if _, err := c.Write(data); err != nil {
-		return err
-	}
+// await gathers what arrives under keys for r's transaction until a
+// final response or the deadline.
+func (c *e2eCollector) await(r *e2eTortureResult, wait time.Duration, keys ...string) {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {
-		codes, wake := col.take(r.key)
-		r.codes = append(r.codes, codes...)
+		var wake chan struct{}
+		for _, k := range keys {
+			var codes []int
+			codes, wake = c.take(k)
+			r.codes = append(r.codes, codes...)
+		}
 		if r.final() {
-			return nil
+			return
 		}
 		select {
 		case <-wake:
 		case <-deadline.C:
-			return nil
+			return
 		}
 	}
 }
 
-// e2eOptions sends OPTIONS to the trunk and returns the status.
-func e2eOptions(t *testing.T, trunk *net.UDPAddr) int {
+// e2eTorture sends one message to the trunk from a socket of its own
+// (network "udp" or "tcp") and waits for a final response to its
+// transaction, or the deadline. Over TCP only what comes back on the
+// connection counts; the message's side of it then ends, which settles a
+// message cut short (the trunk answers it), and what the trunk still
+// sends is read until it closes its side.
+func e2eTorture(network, trunk string, col *e2eCollector, r *e2eTortureResult, data []byte, wait time.Duration) error {
+	c, err := net.Dial(network, trunk)
+	if err != nil {
+		return err
+	}
+	own := c.LocalAddr().String() + "|"
+	if network == "udp" {
+		col.readPackets(c.(net.PacketConn), own)
+		if _, err := c.Write(data); err != nil {
+			return err
+		}
+		col.await(r, wait, r.key, own+r.key)
+		return nil
+	}
+	defer c.Close()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		br := bufio.NewReader(c)
+		for {
+			msg, err := e2eReadStreamed(br)
+			if err != nil {
+				return
+			}
+			col.file(msg, own)
+		}
+	}()
+	if _, err := c.Write(data); err != nil {
+		return err
+	}
+	col.await(r, wait, own+r.key)
+	c.(*net.TCPConn).CloseWrite()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	<-closed
+	col.await(r, 0, own+r.key)
+	return nil
+}
+
+// e2eTortureRun sends the RFC 4475 messages to the trunk's address over
+// network, each from a socket of its own, and returns what each got.
+func e2eTortureRun(t *testing.T, network, trunk string, col *e2eCollector, names []string, datas [][]byte) []e2eTortureResult {
+	// Messages that share a transaction key (same branch, sent-by and
+	// method) go in later rounds: the trunk rightly takes them for
+	// retransmissions and repeats its answer to the first one.
+	results := make([]e2eTortureResult, len(datas))
+	rounds := map[string]int{}
+	var last int
+	round := make([]int, len(datas))
+	for i := range datas {
+		results[i] = e2eTortureMessage(names[i], datas[i])
+		if k := results[i].key; k != "" && results[i].parsed {
+			round[i] = rounds[k]
+			rounds[k]++
+			last = max(last, round[i])
+		}
+	}
+	errs := make([]error, len(datas))
+	t0 := time.Now()
+	for n := 0; n <= last; n++ {
+		var wg sync.WaitGroup
+		for i := range datas {
+			if round[i] != n {
+				continue
+			}
+			wait := 2 * time.Second // a request the trunk parsed: its answer ends the wait
+			if !results[i].parsed {
+				wait = 300 * time.Millisecond // most likely nothing to wait for
+			}
+			wg.Go(func() { errs[i] = e2eTorture(network, trunk, col, &results[i], datas[i], wait) })
+		}
+		wg.Wait()
+	}
+	var summary []string
+	answered := 0
+	for i, r := range results {
+		if errs[i] != nil {
+			t.Error(errs[i])
+		}
+		summary = append(summary, fmt.Sprintf("%s:%v", r.name, r.codes))
+		if r.final() {
+			answered++
+		}
+		if !r.req && len(r.codes) > 0 {
+			t.Errorf("%s is a response, yet the trunk answered %v over %s", r.name, r.codes, network)
+		}
+	}
+	t.Logf("%s: 49 messages in %d rounds, %v; %d got a final response: %s", network, last+1, time.Since(t0).Round(time.Millisecond), answered, strings.Join(summary, " "))
+	return results
+}
+
+// e2eOptions sends OPTIONS to the trunk over network and returns the
+// status.
+func e2eOptions(t *testing.T, network, trunk string) int {
 	t.Helper()
-	c, err := net.DialUDP("udp", nil, trunk)
+	c, err := net.Dial(network, trunk)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	msg := strings.Join([]string{
-		"OPTIONS sip:support@" + trunk.String() + " SIP/2.0",
-		"Via: SIP/2.0/UDP " + c.LocalAddr().String() + ";branch=z9hG4bK-e2e-" + rand.Text()[:10] + ";rport",
+		"OPTIONS sip:support@" + trunk + " SIP/2.0",
+		"Via: SIP/2.0/" + strings.ToUpper(network) + " " + c.LocalAddr().String() + ";branch=z9hG4bK-e2e-" + rand.Text()[:10] + ";rport",
 		"Max-Forwards: 70",
 		"From: <sip:probe@" + c.LocalAddr().String() + ">;tag=" + rand.Text()[:8],
-		"To: <sip:support@" + trunk.String() + ">",
+		"To: <sip:support@" + trunk + ">",
 		"Call-ID: " + rand.Text(),
 		"CSeq: 1 OPTIONS",
 		"Content-Length: 0", "", "",
@@ -424,20 +536,19 @@ func e2eOptions(t *testing.T, trunk *net.UDPAddr) int {
 		t.Fatal(err)
 	}
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 65535)
-	n, err := c.Read(buf)
+	res, err := e2eReadStreamed(bufio.NewReader(c)) // over UDP, one datagram
 	if err != nil {
-		t.Fatalf("no answer to OPTIONS: %v", err)
+		t.Fatalf("no answer to OPTIONS over %s: %v", network, err)
 	}
-	f := strings.Fields(strings.SplitN(string(buf[:n]), "\r\n", 2)[0])
+	f := strings.Fields(strings.SplitN(string(res), "\r\n", 2)[0])
 	code, _ := strconv.Atoi(f[1])
 	return code
 }
 
 // TestE2EBadInput feeds the server what an attacker or a broken client
 // would: forged and unacceptable JWTs on both WebSockets, foreign
-// origins, and the 49 RFC 4475 torture messages on the SIP trunk; then
-// checks that the server still does its job.
+// origins, and the 49 RFC 4475 torture messages on the SIP trunk, over
+// UDP and over TCP; then checks that the server still does its job.
 func TestE2EBadInput(t *testing.T) {
 	s := e2eStartServer(t, t.TempDir(), nil)
 	a := s.e2eBar(t, "1001") // registered before the abuse, and must still take calls after it
@@ -513,86 +624,59 @@ func TestE2EBadInput(t *testing.T) {
 		if err != nil || len(files) != 49 {
 			t.Fatalf("want the 49 RFC 4475 messages, found %d (%v)", len(files), err)
 		}
-		trunk, err := net.ResolveUDPAddr("udp", s.cc().Addrs().Trunk)
-		if err != nil {
-			t.Fatal(err)
-		}
-		col := e2eCollect(t, "127.0.0.1:5060")
-		// Messages that share a transaction key (same branch, sent-by and
-		// method) go in later rounds: the trunk rightly takes them for
-		// retransmissions and repeats its answer to the first one.
-		results := make([]e2eTortureResult, len(files))
+		names := make([]string, len(files))
 		datas := make([][]byte, len(files))
-		rounds := map[string]int{}
-		var last int
-		round := make([]int, len(files))
 		for i, f := range files {
+			names[i] = strings.TrimSuffix(filepath.Base(f), ".dat")
 			if datas[i], err = os.ReadFile(f); err != nil {
 				t.Fatal(err)
 			}
-			results[i] = e2eTortureMessage(strings.TrimSuffix(filepath.Base(f), ".dat"), datas[i])
-			if k := results[i].key; k != "" && results[i].parsed {
-				round[i] = rounds[k]
-				rounds[k]++
-				last = max(last, round[i])
-			}
 		}
-		errs := make([]error, len(files))
-		t0 := time.Now()
-		for n := 0; n <= last; n++ {
-			var wg sync.WaitGroup
-			for i := range files {
-				if round[i] != n {
-					continue
-				}
-				wait := 2 * time.Second // a request the trunk parsed: its answer ends the wait
-				if !results[i].parsed {
-					wait = 300 * time.Millisecond // most likely nothing to wait for
-				}
-				wg.Go(func() { errs[i] = e2eTorture(trunk, col, &results[i], datas[i], wait) })
-			}
-			wg.Wait()
-		}
+		col := e2eCollect(t, "127.0.0.1:5060")
+		udp := e2eTortureRun(t, "udp", s.cc().Addrs().Trunk, col, names, datas)
 		// What the trunk (a UAS that takes INVITEs to its queues and
 		// OPTIONS) must answer to the valid messages of RFC 4475 §3.1.1
 		// and the application-layer ones it can judge.
 		want := map[string]int{
 			"lwsdisp": 200, "semiuri": 200, "transports": 200, "zeromf": 200, "badbranch": 200, // OPTIONS
 			"esc01": 404, "sdp01": 404, "invut": 404, "baddate": 404, // INVITE to a user that is no queue
+			"inv2543": 404, "longreq": 404, // the same from an RFC 2543 peer (RFC 3261 §17.2.3), and one whose 404 goes back over UDP however large (§18.2.2)
 			"mpart01": 405, "regaut01": 405, "cparam01": 405, "cparam02": 405, "regescrt": 405, // not a registrar
 			"intmeth": 501, "esc02": 501, "mismatch02": 501, // unknown methods (RFC 3261 §8.2.1)
 			"bext01": 420, "wsinv": 481, "unkscm": 416, "novelsc": 416, "unksm2": 416, "mcl01": 400, "multi01": 400, // answered by the trunk's guard (sip/check)
 			"insuf": 400, // no From, To, Call-ID or CSeq to answer with
 		}
-		var summary []string
-		answered := 0
-		for i, r := range results {
-			if errs[i] != nil {
-				t.Error(errs[i])
-			}
-			summary = append(summary, fmt.Sprintf("%s:%v", r.name, r.codes))
-			if r.final() {
-				answered++
-			}
+		for _, r := range udp {
 			switch {
-			case !r.req && len(r.codes) > 0:
-				t.Errorf("%s is a response, yet the trunk answered %v", r.name, r.codes)
-			case r.name == "longreq":
-				// Its 404 repeats the request's 1.6 KB of headers: sipgo
-				// refuses UDP messages over 1300 bytes (UDPMTUSize-200)
-				// and drops it. Recorded, not required.
-			case r.parsed && !r.final():
-				t.Errorf("%s: a request the trunk parsed got %v, no final response", r.name, r.codes)
+			case r.req && !r.final():
+				t.Errorf("%s: a request got %v, no final response", r.name, r.codes)
 			case want[r.name] != 0 && (!r.final() || r.codes[len(r.codes)-1] != want[r.name]):
 				t.Errorf("%s: the trunk answered %v, want %d", r.name, r.codes, want[r.name])
 			}
 		}
-		t.Logf("49 messages in %d rounds, %v; %d got a final response: %s", last+1, time.Since(t0).Round(time.Millisecond), answered, strings.Join(summary, " "))
+		// Over TCP, one connection per message, the same answers; but a
+		// stream has no end of datagram to find the end of a message at,
+		// so one without Content-Length is refused (RFC 3261 §18.3, §20.14).
+		// A fresh server: the transactions of the UDP run would take these
+		// for retransmissions, and answer over UDP.
+		s2 := e2eStartServer(t, t.TempDir(), nil)
+		tcp := e2eTortureRun(t, "tcp", s2.cc().Addrs().Trunk, col, names, datas)
+		for i, r := range tcp {
+			want := udp[i].finalCode()
+			if r.name == "inv2543" {
+				want = 400
+			}
+			if got := r.finalCode(); got != want {
+				t.Errorf("%s over TCP: the trunk answered %v, want %d as over UDP (%v)", r.name, r.codes, want, udp[i].codes)
+			}
+		}
+		if code := e2eOptions(t, "tcp", s2.cc().Addrs().Trunk); code != 200 {
+			t.Errorf("OPTIONS over TCP after the torture: %d", code)
+		}
 	})
 
 	// The server still works.
-	trunk, _ := net.ResolveUDPAddr("udp", s.cc().Addrs().Trunk)
-	if code := e2eOptions(t, trunk); code != 200 {
+	if code := e2eOptions(t, "udp", s.cc().Addrs().Trunk); code != 200 {
 		t.Fatalf("OPTIONS on the trunk after the torture: %d", code)
 	}
 	res, err := http.Get(s.url + "/healthz")

@@ -108,11 +108,11 @@ func New(cfg Config) (*CallCenter, error) {
 			cc.agentEP.close()
 			return nil, err
 		}
-		cc.trunkEP.guard = func(user string) bool {
+		cc.trunkEP.guard = newGuard(cc.trunkEP.log, func(user string) bool {
 			cc.mu.Lock()
 			defer cc.mu.Unlock()
 			return cc.queues[user] != nil
-		}
+		})
 	}
 	cc.routeAgentSIP()
 	if cc.trunkEP != nil {

@@ -29,11 +29,22 @@ func (d *inDialog) respond(code int, reason string, sdp []byte) error {
 	return d.s.WriteResponse(res)
 }
 
-// bye ends the answered dialog from our side.
+// bye ends the answered dialog from our side. Its To is the customer's
+// From; for an RFC 2543 peer, which sent no tag, it carries none (the
+// remote tag is null, RFC 3261 §12.2.1.1) rather than the guard's
+// stand-in, whatever socket sipgo sends it from.
 func (d *inDialog) bye() {
 	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
 	defer cancel()
-	if err := d.s.Bye(ctx); err != nil {
+	inv := d.s.InviteRequest
+	bye := sip.NewRequest(sip.BYE, inv.Contact().Address)
+	bye.SetTransport(inv.Transport())
+	to := inv.From().AsTo()
+	if tag, _ := to.Params.Get("tag"); d.ep.guard != nil && tag == d.ep.guard.nullTag {
+		to.Params.Remove("tag")
+	}
+	bye.AppendHeader(&to)
+	if err := d.s.WriteBye(ctx, bye); err != nil {
 		d.ep.log.Debug("callcenter: BYE to customer failed", "call", d.callID, "err", err)
 	}
 }

@@ -17,14 +17,28 @@ import (
 // allowMethods is what our endpoints take, for Allow headers.
 const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER"
 
+// maxUDPPayload is the largest UDP payload over IPv4.
+const maxUDPPayload = 65507
+
+// init lets sipgo send a UDP message of any size. sipgo refuses one over
+// sip.UDPMTUSize-200 (1300) bytes: RFC 3261 §18.1.1 sends a request that
+// large over TCP instead (sipgo does not, it fails), but a response goes
+// back the way its request came, fragmented if need be (§18.2.2), and a
+// long request from a trunk peer (RFC 4475 §3.1.1.3) otherwise gets no
+// answer at all. sipgo offers no per-transport setting, only this package
+// variable, so it is set once here, before any goroutine can read it. The
+// trade-off: it holds for every sipgo user in the process, and a large
+// request over UDP now leaves fragmented where it failed before.
+func init() { sip.UDPMTUSize = maxUDPPayload + 200 }
+
 // endpoint is one sipgo user agent with its listeners: one for agents'
 // phones (the registrar and the agent side of the B2BUA), one for the trunk.
 type endpoint struct {
 	name string
 	log  *slog.Logger
-	// guard, if set, puts the UDP socket behind a guardConn that asks it
-	// whether a Request-URI user is served (the trunk: its queues).
-	guard  func(user string) bool
+	// guard, if set, stands in front of sipgo on the UDP socket and the
+	// TCP listener (the trunk).
+	guard  *guard
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
 	cli    *sipgo.Client
@@ -102,12 +116,12 @@ func listenPair(addr string) (net.PacketConn, net.Listener, error) {
 
 // serve starts serving every listener on goroutines counted by tr.
 func (ep *endpoint) serve(tr *tracker) {
-	udp := ep.udp
+	udp, tcp := ep.udp, ep.tcp
 	if ep.guard != nil {
-		udp = &guardConn{PacketConn: ep.udp, parser: sip.NewParser(), log: ep.log, served: ep.guard}
+		udp, tcp = &guardConn{PacketConn: udp, g: ep.guard}, guardListener{Listener: tcp, g: ep.guard}
 	}
 	tr.Go(func() { ep.srv.ServeUDP(udp) })
-	tr.Go(func() { ep.srv.ServeTCP(ep.tcp) })
+	tr.Go(func() { ep.srv.ServeTCP(tcp) })
 	if ep.ws != nil {
 		tr.Go(func() { ep.srv.ServeWS(ep.ws) })
 	}

@@ -1,6 +1,7 @@
 package callcenter
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -34,9 +35,11 @@ func TestFigures(t *testing.T) {
 	if a1.ev.call(gateway.EvCallAnswered).Call.ID != id {
 		t.Fatal("a1 answered another call")
 	}
-	// Both phones rang (our UA sends 180 at once): two INVITE-to-180 times.
-	if r := stats(t, cc, id).Rang; len(r) != 2 || r[0] <= 0 || r[1] <= 0 {
-		t.Fatalf("INVITE to 180 times %v, want two", r)
+	// a2's phone rang (our UA sends 180 at once): its INVITE-to-180 time
+	// is first. a1's may be missing: its 200 follows the 180 at once, and
+	// sipgo's transaction may take the 200 first and drop the 180.
+	if r := stats(t, cc, id).Rang; len(r) < 1 || len(r) > 2 || slices.ContainsFunc(r, func(d time.Duration) bool { return d <= 0 }) {
+		t.Fatalf("INVITE to 180 times %v, want a2's (and maybe a1's)", r)
 	}
 	st, err := a1.sess.Stats(t.Context())
 	if err != nil {

@@ -156,7 +156,7 @@ func (cc *CallCenter) register(req *sip.Request, tx sip.ServerTransaction) {
 		cc.stats.Registrations++
 		cc.dispatch(af)
 	})
-	cc.log.Info("callcenter: registered", "agent", agentID, "bindings", len(contacts), "transport", req.Transport())
+	cc.log.Debug("callcenter: registered", "agent", agentID, "bindings", len(contacts), "transport", req.Transport())
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	for _, h := range contacts {
 		res.AppendHeader(h)

@@ -120,6 +120,16 @@ func (cc *CallCenter) trunkInvite(req *sip.Request, tx sip.ServerTransaction) {
 		d.respond(480, "Temporarily Unavailable", nil)
 		return
 	}
+	// An RFC 2543 peer's ACK has its INVITE's Via and no branch, so it
+	// matches the INVITE's transaction (RFC 3261 §17.2.3), where sipgo
+	// keeps it instead of passing it to trunkAck.
+	cc.spawn(func() {
+		select {
+		case ack := <-tx.Acks():
+			cc.partyAck(p, ack, tx)
+		case <-tx.Done():
+		}
+	})
 	if err := d.respond(200, "OK", answer); err != nil {
 		cc.log.Warn("callcenter: customer's call not confirmed", "err", err)
 		cc.update(func(af *after) { cc.partyGone(p, CauseCustomerHangup, af) })
@@ -168,13 +178,16 @@ func (cc *CallCenter) trunkReinvite(req *sip.Request, tx sip.ServerTransaction) 
 	tx.Respond(res)
 }
 
-// trunkAck confirms a customer's dialog (and takes the SDP answer of an
-// offerless INVITE).
+// trunkAck takes the ACK of a 2xx to a trunk party's INVITE.
 func (cc *CallCenter) trunkAck(req *sip.Request, tx sip.ServerTransaction) {
-	p := cc.trunkParty(req)
-	if p == nil || p.in == nil {
-		return
+	if p := cc.trunkParty(req); p != nil && p.in != nil {
+		cc.partyAck(p, req, tx)
 	}
+}
+
+// partyAck confirms a customer's dialog (and takes the SDP answer of an
+// offerless INVITE).
+func (cc *CallCenter) partyAck(p *party, req *sip.Request, tx sip.ServerTransaction) {
 	if p.offerless {
 		if sdp := sdpBody(req); len(sdp) > 0 {
 			if err := p.trunk.SetAnswer(sdp); err != nil {

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -193,4 +195,198 @@ func header(msg, name string) string {
 		}
 	}
 	return ""
+}
+
+// rawPeer is a SIP peer that writes raw messages to the trunk, over UDP
+// or TCP.
+type rawPeer struct {
+	t    *testing.T
+	conn net.Conn
+	br   *bufio.Reader // TCP: the stream responses are framed from
+}
+
+func dialRaw(t *testing.T, network, addr string) *rawPeer {
+	t.Helper()
+	c, err := net.Dial(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawPeer{t: t, conn: c, br: bufio.NewReader(c)}
+}
+
+// send writes a message made of lines.
+func (p *rawPeer) send(lines ...string) {
+	p.t.Helper()
+	if _, err := p.conn.Write([]byte(strings.Join(lines, "\r\n"))); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// read returns the next message from the trunk.
+func (p *rawPeer) read() string {
+	p.t.Helper()
+	p.conn.SetReadDeadline(time.Now().Add(waitTimeout))
+	if p.conn.LocalAddr().Network() == "udp" {
+		buf := make([]byte, 65535)
+		n, err := p.conn.Read(buf)
+		if err != nil {
+			p.t.Fatalf("nothing from the trunk: %v", err)
+		}
+		return string(buf[:n])
+	}
+	var head []byte
+	for len(head) < 4 || string(head[len(head)-4:]) != "\r\n\r\n" {
+		line, err := p.br.ReadSlice('\n')
+		if err != nil {
+			p.t.Fatalf("nothing from the trunk: %v", err)
+		}
+		head = append(head, line...)
+	}
+	n, err := contentLength(head)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(p.br, body); err != nil {
+		p.t.Fatal(err)
+	}
+	return string(head) + string(body)
+}
+
+// final returns the next final response from the trunk.
+func (p *rawPeer) final() string {
+	p.t.Helper()
+	for {
+		if res := p.read(); !strings.HasPrefix(res, "SIP/2.0 1") {
+			return res
+		}
+	}
+}
+
+// rfc2543Request is the start of a request as an RFC 2543 peer sends it:
+// no branch in its Via, no tag in its From (RFC 4475 §3.1.1.13).
+func rfc2543Request(p *rawPeer, method, ruri, to, callID string, cseq int) []string {
+	me := p.conn.LocalAddr()
+	return []string{
+		fmt.Sprintf("%s %s SIP/2.0", method, ruri),
+		fmt.Sprintf("Via: SIP/2.0/%s %s", strings.ToUpper(me.Network()), me),
+		fmt.Sprintf("From: <sip:customer@%s>", me),
+		"To: " + to,
+		"Call-ID: " + callID,
+		fmt.Sprintf("CSeq: %d %s", cseq, method),
+		"Max-Forwards: 70",
+	}
+}
+
+// TestTrunkTakesRFC2543Calls has an RFC 2543 peer call a queue, over UDP,
+// over TCP, and through a proxy that records its route (so that our BYE
+// leaves from a socket of sipgo's, not the trunk's).
+func TestTrunkTakesRFC2543Calls(t *testing.T) {
+	for _, tc := range []struct {
+		name, network string
+		proxy         bool
+	}{{"udp", "udp", false}, {"tcp", "tcp", false}, {"udp via a proxy", "udp", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cc, _ := newTestCC(t, nil)
+			a1 := signIn(t, cc, "a1", answerCalls)
+			a1.ready(t)
+			trunk := cc.Addrs().Trunk
+			p := dialRaw(t, tc.network, trunk)
+			me := p.conn.LocalAddr().String()
+			ruri, callID := "sip:support@"+trunk, randomID(8)+"@rfc2543"
+			sdp := string(plainSDP(1, 40000, dirSendRecv))
+			invite := rfc2543Request(p, "INVITE", ruri, "<"+ruri+">", callID, 1)
+			extra := []string{"Contact: <sip:customer@" + me + ">"}
+			var proxy net.PacketConn
+			if tc.proxy {
+				var err error
+				if proxy, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+					t.Fatal(err)
+				}
+				defer proxy.Close()
+				extra = append(extra, "Record-Route: <sip:"+proxy.LocalAddr().String()+";lr>")
+			}
+			p.send(slices.Concat(invite, extra, []string{"Content-Type: application/sdp",
+				fmt.Sprintf("Content-Length: %d", len(sdp)), "", sdp})...)
+			res := p.final()
+			if statusOf(res) != "SIP/2.0 200 OK" {
+				t.Fatalf("INVITE: %s", statusOf(res))
+			}
+			for _, h := range []string{"Via", "From"} {
+				if got, sent := header(res, h), header(strings.Join(invite, "\r\n"), h); got != sent {
+					t.Errorf("200's %s = %q, want %q as sent", h, got, sent)
+				}
+			}
+			to := header(res, "To")
+			if !strings.Contains(to, ";tag=") {
+				t.Errorf("200's To has no tag: %q", to)
+			}
+			// Its ACK (same Via, no branch) confirms the dialog: else our
+			// BYE would wait for the INVITE transaction to time out.
+			p.send(append(rfc2543Request(p, "ACK", ruri, to, callID, 1), "Content-Length: 0", "", "")...)
+			a1.ev.call(gateway.EvCallAnswered)
+			a1.do(t, gateway.Command{Op: gateway.OpHangup})
+			var bye string
+			if tc.proxy {
+				bye = readRequest(t, proxy)
+			} else {
+				for bye = p.read(); !strings.HasPrefix(bye, "BYE "); bye = p.read() {
+				}
+			}
+			if got, want := header(bye, "To"), header(strings.Join(invite, "\r\n"), "From"); got != want {
+				t.Errorf("BYE's To = %q, want the INVITE's From %q", got, want)
+			}
+			if got := header(bye, "From"); got != to {
+				t.Errorf("BYE's From = %q, want the 200's To %q", got, to)
+			}
+			ok := []string{"SIP/2.0 200 OK"}
+			for _, h := range []string{"Via", "From", "To", "Call-ID", "CSeq"} {
+				ok = append(ok, h+": "+header(bye, h))
+			}
+			ok = append(ok, "Content-Length: 0", "", "")
+			if tc.proxy {
+				sentBy, _, _ := strings.Cut(strings.Fields(header(bye, "Via"))[1], ";")
+				if _, err := proxy.WriteTo([]byte(strings.Join(ok, "\r\n")), mustResolve(t, sentBy)); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				p.send(ok...)
+			}
+			a1.ev.ended(CauseAgentHangup)
+		})
+	}
+}
+
+func TestTrunkMatchesRFC2543Retransmissions(t *testing.T) {
+	cc, _ := newTestCC(t, nil)
+	trunk := cc.Addrs().Trunk
+	p := dialRaw(t, "udp", trunk)
+	ruri, callID := "sip:nosuch@"+trunk, randomID(8)+"@rfc2543"
+	invite := append(rfc2543Request(p, "INVITE", ruri, "<"+ruri+">", callID, 1), "Content-Length: 0", "", "")
+	p.send(invite...)
+	p.send(invite...) // a retransmission: the same transaction, the same answer
+	first, second := p.final(), p.final()
+	if statusOf(first) != "SIP/2.0 404 Not Found" || statusOf(second) != statusOf(first) {
+		t.Fatalf("INVITE twice: %s, then %s", statusOf(first), statusOf(second))
+	}
+	if header(first, "To") != header(second, "To") {
+		t.Errorf("two transactions answered: To %q, then %q", header(first, "To"), header(second, "To"))
+	}
+	p.send(append(rfc2543Request(p, "ACK", ruri, header(first, "To"), callID, 1), "Content-Length: 0", "", "")...)
+}
+
+func TestTrunkAnswersLongRequestsOverUDP(t *testing.T) {
+	cc, _ := newTestCC(t, nil)
+	addr := cc.Addrs().Trunk
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	to := `"` + strings.Repeat("x", 2000) + `" <sip:support@` + addr + `>` // copied into the answer
+	res := sipExchange(t, conn, request(conn, "OPTIONS", "sip:support@"+addr, to))
+	if statusOf(res) != "SIP/2.0 200 OK" || len(res) < 2000 {
+		t.Errorf("got %d bytes: %s", len(res), statusOf(res))
+	}
 }
