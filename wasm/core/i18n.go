@@ -95,6 +95,11 @@ func catalog() [][3]string {
 		{"speaker", "Speaker", "扬声器"},
 		{"quality", "Quality (MOS)", "通话质量 (MOS)"},
 		{"incoming", "Incoming call", "来电"},
+		{"figures", "Statistics", "统计"},
+		{"figures.queue", "{name}: {waiting} waiting{longest}, {ready} ready", "{name}：{waiting} 人排队{longest}，{ready} 人空闲"},
+		{"figures.longest", " (longest {wait})", "（最长 {wait}）"},
+		{"figures.agent", "Answered {answered} · Talk {talk} · Missed {missed}", "已接 {answered} · 通话 {talk} · 未接 {missed}"},
+		{"figures.outbound", " · Outbound {outbound}", " · 外呼 {outbound}"},
 		{"err.unknown_agent", "Wrong agent or password.", "坐席号或密码错误。"},
 		{"err.not_allowed", "Not allowed now.", "当前状态不允许该操作。"},
 		{"err.no_call", "There is no call for that.", "没有可操作的通话。"},
@@ -103,5 +108,7 @@ func catalog() [][3]string {
 		{"err.media", "Microphone or audio is not available.", "麦克风或音频不可用。"},
 		{"err.phone", "The soft phone is not registered.", "软电话未注册。"},
 		{"err.bad_request", "Check the input.", "请检查输入。"},
+		{"err.session_over", "Your session has reached its maximum length: please sign in again.", "会话已达最长时限，请重新签入。"},
+		{"err.unauthorized", "Your session has ended: please sign in again.", "会话已结束，请重新签入。"},
 	}
 }

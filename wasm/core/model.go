@@ -44,6 +44,13 @@ type Model struct {
 
 	// LastSeq is the last sequence number delivered: the resume point.
 	LastSeq uint64
+	// Figures are the latest get_stats reply, FiguresAt when it arrived
+	// (the bar's clock); FiguresOff once the server said it has none
+	// (unsupported): the strip is hidden and the bar stops asking.
+	Figures    *Stats
+	FiguresAt  time.Time
+	FiguresOff bool
+
 	// baseSeq is the sequence number the last snapshot already includes:
 	// events up to it are delivered to listeners but not folded again.
 	baseSeq uint64

@@ -20,6 +20,7 @@ type View struct {
 	WrapUpLeft   string // "0:27" while in wrap-up with a deadline
 	Allowed      Controls
 	Reasons      []Reason
+	Figures      *FiguresView // the statistics strip; nil hides it
 }
 
 // CallView is the call panel.
@@ -52,6 +53,7 @@ func (m *Model) View(msg map[string]string, now time.Time) View {
 		Allowed:      m.Allowed(),
 		Reasons:      m.Reasons,
 	}
+	v.Figures = m.figuresView(t, now)
 	st := m.State
 	if st == "" {
 		st = StateSignedOut

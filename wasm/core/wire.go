@@ -18,6 +18,9 @@ type (
 	ErrorBody      = wire.ErrorBody
 	SIPCredentials = wire.SIPCredentials
 	ServerMessage  = wire.ServerMessage
+	Stats          = gateway.Stats
+	QueueStats     = gateway.QueueStats
+	AgentStats     = gateway.AgentStats
 	// Command is one message the bar sends: a command ({"type":"cmd"}),
 	// the first-message authentication ({"type":"auth"}) or a fresh token.
 	Command = wire.ClientMessage

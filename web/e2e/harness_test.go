@@ -425,7 +425,7 @@ var eventTypes = []string{
 	"call.consult_ended", "call.transferred", "call.conferenced", "call.ended",
 	"call.dtmf", "session.notice", "phone.registered", "phone.incoming",
 	"phone.unregistered", "phone.ended", "channel.open", "channel.closed",
-	"hello", "error",
+	"hello", "error", "stats",
 }
 
 // collectorJS runs in every document of a bar's tab before the page's own
@@ -622,6 +622,41 @@ func (b *bar) stats(tb testing.TB) barStats {
 		return barStats{}
 	}
 	return *st
+}
+
+// barFigures is agentbar.figures(): the control channel's get_stats.
+type barFigures struct {
+	Queues []struct {
+		ID      string `json:"id"`
+		Name    string `json:"name"`
+		Waiting int    `json:"waiting"`
+		Ready   int    `json:"ready"`
+	} `json:"queues"`
+	Agent *struct {
+		Answered int `json:"answered"`
+		TalkTime int `json:"talk_time"`
+		Missed   int `json:"missed"`
+	} `json:"agent"`
+}
+
+// figures is agentbar.figures(), nil before the first reply.
+func (b *bar) figures(tb testing.TB) *barFigures {
+	tb.Helper()
+	f, err := evaluate[*barFigures](b, `window.agentbar.figures()`)
+	if err != nil {
+		tb.Fatalf("%s: agentbar.figures(): %v", b.name, err)
+	}
+	return f
+}
+
+// text is the text of the page's element id, "" while it is hidden.
+func (b *bar) text(tb testing.TB, id string) string {
+	tb.Helper()
+	s, err := evaluate[string](b, fmt.Sprintf(`(() => { const e = document.getElementById(%s); return !e || e.closest('[hidden]') ? '' : e.textContent; })()`, mustJSON(id)))
+	if err != nil {
+		tb.Fatalf("%s: text of #%s: %v", b.name, id, err)
+	}
+	return s
 }
 
 // hears reports whether the bar receives audio above silence.

@@ -30,23 +30,32 @@ type app struct {
 	lang      core.Lang
 	msgs      map[string]string
 	token     string
-	tokenExp  time.Time
+	expiry    core.Expiry // of token
 	ch        *channel
 	ph        *phone
 	lastStats callStats
 	aor       string // the soft phone's address of record
 	forcedOut bool   // the server signed the agent out for good (elsewhere, lost)
-	// agentID and password renew the session token before it expires
-	// (token_expiring); kept in memory only, forgotten at sign-out.
-	agentID, password string
-	micID             string
-	speakerID         string
-	listeners         map[string][]js.Value
-	lastErr           string
+	// over is the code of a renewal refused for good (session_over,
+	// unauthorized): when the channel then closes, the bar asks the
+	// agent to sign in again with the matching message.
+	over      string
+	micID     string
+	speakerID string
+	// micGranted: the page may use the microphone (the Permissions API
+	// says so, or it opened one): a call's peer connection can then be
+	// set up while the microphone opens (see newMedia).
+	micGranted bool
+	listeners  map[string][]js.Value
+	lastErr    string
 	// saving: the session is kept in sessionStorage (savedKey, seqKey)
-	// for a reload to resume; savedSeq is the seq last written there.
+	// for a reload to resume; saved is what was written there (with the
+	// token, renewed on token_expiring) and savedSeq the seq last written.
 	saving   bool
+	saved    core.Saved
 	savedSeq uint64
+	// figuresKick asks the figures poller for get_stats now (a call ended).
+	figuresKick chan struct{}
 }
 
 // The tab's sessionStorage keys: the session token (core.Saved) and the
@@ -57,7 +66,7 @@ const (
 )
 
 func newApp(log *slog.Logger) *app {
-	a := &app{log: log, listeners: map[string][]js.Value{}}
+	a := &app{log: log, listeners: map[string][]js.Value{}, figuresKick: make(chan struct{}, 1)}
 	a.lang = core.ParseLang(js.Global().Get("navigator").Get("language").String())
 	if saved := localGet("agentbar.lang"); saved != "" {
 		a.lang = core.ParseLang(saved)
@@ -139,8 +148,7 @@ func (a *app) signIn(ctx context.Context, agent, password string) (any, error) {
 	}
 	ch := a.newChannel()
 	a.mu.Lock()
-	a.token, a.tokenExp, a.ch, a.forcedOut = sess.Token, sess.Expires, ch, false
-	a.agentID, a.password = agent, password
+	a.token, a.expiry, a.ch, a.forcedOut, a.over = sess.Token, core.Expiry{At: sess.Expires}, ch, false, ""
 	a.model = core.Model{Name: sess.Name, Channel: core.LinkConnecting, Phone: core.LinkIdle}
 	a.mu.Unlock()
 	a.render()
@@ -153,6 +161,7 @@ func (a *app) signIn(ctx context.Context, agent, password string) (any, error) {
 		return nil, a.fail("signIn", err)
 	}
 	a.save(core.Saved{Token: sess.Token, Expires: sess.Expires, Agent: agent, Name: sess.Name})
+	go a.pollFigures(ch)
 	if err := a.startPhone(ctx); err != nil {
 		return nil, a.fail("signIn", err)
 	}
@@ -164,7 +173,9 @@ func (a *app) signIn(ctx context.Context, agent, password string) (any, error) {
 func (a *app) newChannel() *channel {
 	ch := newChannel(wsURL("/v1/agent/ws"))
 	ch.token = a.currentToken
-	ch.beforeDial = a.ensureToken
+	// The server closes the channel at the expiry of a token that was not
+	// renewed past it: a reconnect must not come back with that token.
+	ch.ending = func() bool { a.mu.Lock(); defer a.mu.Unlock(); return a.expiry.Ending }
 	ch.resume = func() uint64 { a.mu.Lock(); defer a.mu.Unlock(); return a.model.LastSeq }
 	ch.onMsg = a.onMessage
 	ch.onLink = a.onLink
@@ -197,10 +208,9 @@ func (a *app) prepareResume() bool {
 	}
 	seq := core.ParseSeq(sessionGet(seqKey))
 	a.mu.Lock()
-	a.token, a.tokenExp, a.ch, a.forcedOut = sv.Token, sv.Expires, a.newChannel(), false
-	a.agentID = sv.Agent
+	a.token, a.expiry, a.ch, a.forcedOut, a.over = sv.Token, core.Expiry{At: sv.Expires}, a.newChannel(), false, ""
 	a.model = core.Model{Name: sv.Name, Channel: core.LinkConnecting, Phone: core.LinkIdle, LastSeq: seq}
-	a.saving, a.savedSeq = true, seq
+	a.saving, a.saved, a.savedSeq = true, sv, seq
 	a.mu.Unlock()
 	return true
 }
@@ -227,6 +237,7 @@ func (a *app) resume(ctx context.Context) error {
 		return a.fail("resume", err)
 	}
 	a.emit("session.resumed", map[string]any{"agent": a.state().Agent, "seq": a.state().Seq})
+	go a.pollFigures(ch)
 	if err := a.startPhone(ctx); err != nil {
 		return a.fail("resume", err)
 	}
@@ -248,7 +259,7 @@ func (a *app) resume(ctx context.Context) error {
 // save keeps the session in the tab's sessionStorage for a reload.
 func (a *app) save(sv core.Saved) {
 	a.mu.Lock()
-	a.saving, a.savedSeq = true, a.model.LastSeq
+	a.saving, a.saved, a.savedSeq = true, sv, a.model.LastSeq
 	seq := a.savedSeq
 	a.mu.Unlock()
 	sessionSet(savedKey, sv.Encode())
@@ -271,7 +282,7 @@ func (a *app) saveSeq() {
 // forget removes the saved session: a reload then shows the sign-in form.
 func (a *app) forget() {
 	a.mu.Lock()
-	a.saving, a.savedSeq = false, 0
+	a.saving, a.saved, a.savedSeq = false, core.Saved{}, 0
 	a.mu.Unlock()
 	sessionClear()
 }
@@ -395,7 +406,7 @@ func (a *app) signOut(ctx context.Context) (any, error) {
 func (a *app) teardown() {
 	a.mu.Lock()
 	ch, ph := a.ch, a.ph
-	a.ch, a.ph, a.token, a.password = nil, nil, "", ""
+	a.ch, a.ph, a.token = nil, nil, ""
 	a.mu.Unlock()
 	a.forget()
 	if ph != nil {
@@ -442,14 +453,22 @@ func (a *app) onMessage(m core.ServerMessage) {
 			return
 		}
 		a.saveSeq()
-		if ev.Type == core.EvNotice && ev.Code == "token_expiring" {
-			go a.refreshToken()
+		if ev.Type == core.EvNotice {
+			switch core.NoticeFor(ev.Code) {
+			case core.NoticeRenew:
+				a.mu.Lock()
+				a.expiry.Warned()
+				a.mu.Unlock()
+				go a.autoRenew()
+			case core.NoticeForcedOut:
+				a.mu.Lock()
+				a.forcedOut = true
+				a.mu.Unlock()
+				a.forget() // a reload must not take the session back
+			}
 		}
-		if ev.Type == core.EvNotice && (ev.Code == "signed_in_elsewhere" || ev.Code == "session_lost") {
-			a.mu.Lock()
-			a.forcedOut = true
-			a.mu.Unlock()
-			a.forget() // a reload must not take the session back
+		if (ev.Type == core.EvCallEnded || ev.Type == core.EvCallAnswered) && out == core.Folded {
+			a.kickFigures() // the agent's figures changed
 		}
 		payload := js.Global().Get("JSON").Call("parse", string(m.Event))
 		if m.Seq != 0 {
@@ -478,6 +497,7 @@ func (a *app) onLink(state core.Link, code int, reason string) {
 	a.mu.Unlock()
 	if state == core.LinkClosed && code == closeUnauthorized {
 		a.forget() // the token is no longer good
+		go a.sessionEnded()
 	}
 	switch {
 	case state == core.LinkOpen:
@@ -488,51 +508,188 @@ func (a *app) onLink(state core.Link, code int, reason string) {
 	a.render()
 }
 
-// refreshToken takes a fresh session token and hands it to the open
-// channel; the SIP edge gets it on its next redial.
-func (a *app) refreshToken() {
-	a.mu.Lock()
-	agent, pw, ch := a.agentID, a.password, a.ch
-	a.mu.Unlock()
-	if ch == nil || pw == "" {
-		return
+// renewToken asks the server for a fresh session token (renew_token,
+// no password), which becomes the channel's token; the bar then uses it
+// for reconnects of both channels and keeps it for a reload. A refusal
+// for good (session_over) is shown, and when the channel closes at the
+// old token's expiry the bar asks the agent to sign in again.
+func (a *app) renewToken(ctx context.Context) (any, error) {
+	ch := a.channel()
+	if ch == nil {
+		return nil, a.fail("renewToken", errorf("not_signed_in", "not signed in"))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	sess, err := postSession(ctx, agent, pw)
-	if err == nil {
-		_, err = ch.do(ctx, core.Command{Type: "token", Token: sess.Token})
+	a.mu.Lock()
+	a.expiry.Begin()
+	a.mu.Unlock()
+	r, err := ch.do(ctx, core.Command{Op: "renew_token"})
+	if err == nil && (r.Token == "" || r.Expires == nil) {
+		err = errorf("internal", "renew_token: no token in the reply")
 	}
 	if err != nil {
-		a.fail("token", err)
-		return
+		a.mu.Lock()
+		a.expiry.Failed()
+		if code := codeOf(err); core.SessionOver(code) {
+			a.over = code
+		}
+		a.mu.Unlock()
+		return nil, a.fail("renewToken", err)
 	}
-	a.mu.Lock()
-	a.token, a.tokenExp = sess.Token, sess.Expires
-	saving := a.saving
-	a.mu.Unlock()
-	if saving {
-		a.save(core.Saved{Token: sess.Token, Expires: sess.Expires, Agent: agent, Name: sess.Name})
-	}
-	a.log.Info("agentbar: session token renewed")
+	a.useToken(r.Token, *r.Expires)
+	a.log.Info("agentbar: session token renewed", "expires", r.Expires.Format(time.RFC3339))
+	return map[string]any{"expires": r.Expires}, nil
 }
 
-// ensureToken renews the session token before a reconnect when it
-// expires within 90 s (a reconnect after sleep, or a missed notice).
-func (a *app) ensureToken(ctx context.Context) {
+// autoRenew renews the token after token_expiring, trying again twice,
+// 10 s apart, after a failure that may pass (not session_over, nor a
+// proxy that does not renew: then a host page may hand one, setToken).
+func (a *app) autoRenew() {
+	for try := 0; try < 3; try++ {
+		if try > 0 {
+			time.Sleep(10 * time.Second)
+		}
+		ch := a.channel()
+		if ch == nil || ch.ctx.Err() != nil {
+			return
+		}
+		_, err := a.renewToken(context.Background())
+		if code := codeOf(err); err == nil || core.SessionOver(code) || code == "unsupported" {
+			return
+		}
+	}
+}
+
+// setToken hands the open channel a fresh token from the host page
+// ({"type":"token"}, same agent only); the bar uses it from then on.
+func (a *app) setToken(ctx context.Context, tok string) (any, error) {
+	ch := a.channel()
+	if ch == nil {
+		return nil, a.fail("setToken", errorf("not_signed_in", "not signed in"))
+	}
 	a.mu.Lock()
-	agent, pw, exp := a.agentID, a.password, a.tokenExp
+	a.expiry.Begin()
 	a.mu.Unlock()
-	if pw == "" || exp.IsZero() || time.Until(exp) > 90*time.Second {
+	r, err := ch.do(ctx, core.Command{Type: "token", Token: tok})
+	if err == nil && r.Expires == nil {
+		err = errorf("internal", "token: no expiry in the reply")
+	}
+	if err != nil {
+		a.mu.Lock()
+		a.expiry.Failed()
+		a.mu.Unlock()
+		return nil, a.fail("setToken", err)
+	}
+	a.mu.Lock()
+	a.over = "" // a token from the host carries the session on
+	a.mu.Unlock()
+	a.useToken(tok, *r.Expires)
+	return map[string]any{"expires": r.Expires}, nil
+}
+
+// useToken makes tok the session token: for the control channel's
+// reconnects, the SIP edge's next connection (its subprotocol) and, while
+// the session is saved, a reload.
+func (a *app) useToken(tok string, exp time.Time) {
+	a.mu.Lock()
+	a.token = tok
+	a.expiry.Renewed(exp)
+	saving, sv := a.saving, a.saved.Renewed(tok, exp)
+	if saving {
+		a.saved = sv
+	}
+	a.mu.Unlock()
+	if saving {
+		sessionSet(savedKey, sv.Encode())
+	}
+}
+
+// sessionEnded follows a channel closed for good because its token is no
+// longer accepted (expired, past auth.max_session): the bar says so and
+// goes back to the sign-in form, once the phone's call (if any) is over.
+func (a *app) sessionEnded() {
+	a.mu.Lock()
+	code, ch := a.over, a.ch
+	a.mu.Unlock()
+	if ch == nil {
 		return
 	}
-	sess, err := postSession(ctx, agent, pw)
-	if err != nil {
-		return // the dial reports what is wrong
+	if code == "" {
+		code = "unauthorized"
 	}
+	a.fail("session", errorf(code, "the session is over: sign in again"))
+	for {
+		ph := a.phone()
+		if ph == nil || (ph.Call() == nil && ph.Ringing() == nil) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if a.channel() == ch {
+		a.teardown()
+	}
+}
+
+// ---- figures ----
+
+// pollFigures keeps the statistics strip current while ch is open: at
+// once, every core.FiguresEvery and when a call is answered or ends. It
+// stops with the channel, or for good when the server has no statistics
+// (unsupported).
+func (a *app) pollFigures(ch *channel) {
+	t := time.NewTicker(core.FiguresEvery)
+	defer t.Stop()
+	for a.askFigures(ch) {
+		select {
+		case <-ch.ctx.Done():
+			return
+		case <-t.C:
+		case <-a.figuresKick:
+		}
+	}
+}
+
+// askFigures sends one get_stats; false once the server said unsupported.
+// Other failures (the channel reconnecting) wait for the next turn.
+func (a *app) askFigures(ch *channel) bool {
 	a.mu.Lock()
-	a.token, a.tokenExp = sess.Token, sess.Expires
+	off := a.model.FiguresOff
 	a.mu.Unlock()
+	if off {
+		return false
+	}
+	r, err := ch.do(ch.ctx, core.Command{Op: "get_stats"})
+	switch {
+	case err == nil && r.Stats != nil:
+		a.mu.Lock()
+		a.model.SetFigures(r.Stats, time.Now())
+		a.mu.Unlock()
+		a.emit("stats", r.Stats)
+		a.render()
+	case codeOf(err) == "unsupported":
+		a.mu.Lock()
+		a.model.FiguresUnsupported()
+		a.mu.Unlock()
+		a.render()
+		return false
+	}
+	return true
+}
+
+// kickFigures asks the poller for figures now.
+func (a *app) kickFigures() {
+	select {
+	case a.figuresKick <- struct{}{}:
+	default:
+	}
+}
+
+// figures is the latest get_stats reply, or null.
+func (a *app) figures() any {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.model.Figures == nil || a.model.FiguresOff {
+		return js.Null()
+	}
+	return *a.model.Figures
 }
 
 // resignIn signs the agent in again after a reconnect found the CTI
@@ -552,7 +709,7 @@ func (a *app) resignIn() {
 
 // ---- from the phone ----
 
-func (a *app) onIncoming(c *sip.Call) {
+func (a *app) onIncoming(ph *phone, c *sip.Call) {
 	info := map[string]any{
 		"sipCallId": c.ID(),
 		"id":        c.Header("X-Agentbar-Call-ID"),
@@ -575,6 +732,16 @@ func (a *app) onIncoming(c *sip.Call) {
 	a.mu.Lock()
 	a.model.PhoneRinging = true
 	a.mu.Unlock()
+	// The media is made while the call rings and answers the offer early
+	// (183): ICE and DTLS are done by the time the agent answers, and the
+	// microphone stays silent until then.
+	ph.prepare(c, func(ctx context.Context) (*media, error) {
+		m, err := a.callMedia(ctx)
+		if err == nil {
+			m.Mute(true)
+		}
+		return m, err
+	})
 	a.emit("phone.incoming", info)
 	a.render()
 }
@@ -702,28 +869,48 @@ func (a *app) waitModel(d time.Duration, ok func(*core.Model) bool) bool {
 	}
 }
 
-// answerSIP answers an INVITE with fresh media.
+// callMedia is new media for a call: the chosen microphone, the far end
+// into the page's audio element.
+func (a *app) callMedia(ctx context.Context) (*media, error) {
+	a.mu.Lock()
+	mic, granted := a.micID, a.micGranted
+	a.mu.Unlock()
+	m, err := newMedia(ctx, mic, !granted, a.ui.audio(), a.onPlay)
+	if err == nil && !granted {
+		a.mu.Lock()
+		a.micGranted = true // newMedia opened the microphone first
+		a.mu.Unlock()
+	}
+	return m, err
+}
+
+// answerSIP answers an INVITE with the media prepared while it rang
+// (early media), or with fresh media when there is none.
 func (a *app) answerSIP(ctx context.Context, c *sip.Call) error {
 	ph := a.phone()
 	if ph == nil {
 		return errorf("phone", "the soft phone is not registered")
 	}
 	a.ring.set(false)
-	a.mu.Lock()
-	mic, muted := a.micID, false
-	if cur := a.model.Current(); cur != nil {
-		muted = cur.Muted
-	}
-	a.mu.Unlock()
-	err := ph.answer(ctx, c, func(ctx context.Context) (*media, error) {
-		m, err := newMedia(ctx, mic, a.ui.audio(), a.onPlay)
-		if err == nil && muted {
-			m.Mute(true)
+	err := ph.answer(ctx, c, a.callMedia, func(ctx context.Context, m *media) error {
+		if err := m.micReady(ctx); err != nil {
+			return err
 		}
-		if err == nil {
-			a.applySpeaker()
+		a.mu.Lock()
+		mic, muted := a.micID, false
+		if cur := a.model.Current(); cur != nil {
+			muted = cur.Muted
 		}
-		return m, err
+		a.mu.Unlock()
+		if mic != m.device {
+			// another microphone was chosen while the call rang
+			if err := m.UseMicrophone(mic); err != nil {
+				a.log.Warn("agentbar: microphone", "err", err)
+			}
+		}
+		m.Mute(muted)
+		a.applySpeaker()
+		return nil
 	})
 	a.mu.Lock()
 	a.model.PhoneRinging = ph.Ringing() != nil

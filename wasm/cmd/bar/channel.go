@@ -24,12 +24,12 @@ const closeUnauthorized = 4001
 // an auth message on every reconnect), matches replies to commands, hands
 // hello and events to the app in order, and reconnects with backoff.
 type channel struct {
-	url        string
-	token      func() string
-	beforeDial func(ctx context.Context)                      // renews the token if it is about to expire
-	resume     func() uint64                                  // the last seq the bar has seen
-	onMsg      func(m core.ServerMessage)                     // hello, event, error; in order
-	onLink     func(state core.Link, code int, reason string) // channel up or down
+	url    string
+	token  func() string                                  // the current session token
+	ending func() bool                                    // the token expires without a successor: a drop is the end
+	resume func() uint64                                  // the last seq the bar has seen
+	onMsg  func(m core.ServerMessage)                     // hello, event, error; in order
+	onLink func(state core.Link, code int, reason string) // channel up or down
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -38,6 +38,7 @@ type channel struct {
 	conn    *websocket.Conn
 	pending map[string]chan core.ServerMessage
 	next    int
+	tokenID string // a "token" message waiting for its answer
 }
 
 func newChannel(url string) *channel {
@@ -63,9 +64,6 @@ func (c *channel) start(ctx context.Context, resume bool) error {
 func (c *channel) connect(ctx context.Context, first bool) (*websocket.Conn, core.ServerMessage, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	if !first && c.beforeDial != nil {
-		c.beforeDial(ctx)
-	}
 	protos := []string{core.Subprotocol}
 	if first {
 		protos = append(protos, core.TokenPrefix+c.token())
@@ -137,6 +135,13 @@ func (c *channel) run(conn *websocket.Conn) {
 			c.onLink(core.LinkClosed, status, errText(err))
 			return
 		}
+		if c.ending != nil && c.ending() {
+			// The server closes the channel when its token expires (the
+			// browser does not tell us the close code): do not come back
+			// with that token.
+			c.onLink(core.LinkClosed, closeUnauthorized, "the session token expired")
+			return
+		}
 		c.onLink(core.LinkConnecting, status, errText(err))
 		for attempt := 0; ; attempt++ {
 			d := core.Backoff(attempt, 500*time.Millisecond, 30*time.Second)
@@ -178,6 +183,15 @@ func (c *channel) serve(conn *websocket.Conn) error {
 			conn.CloseNow()
 			return err
 		}
+		if m.Type == "error" && m.ID == "" && m.Error != nil && m.Error.Code == "unauthorized" {
+			// The server refuses a bad fresh token with an error message
+			// (no id): it answers the token message still waiting.
+			c.mu.Lock()
+			if c.tokenID != "" {
+				m.Type, m.ID = "reply", c.tokenID
+			}
+			c.mu.Unlock()
+		}
 		if m.Type == "reply" {
 			c.mu.Lock()
 			ch := c.pending[m.ID]
@@ -205,7 +219,19 @@ func (c *channel) do(ctx context.Context, cmd core.Command) (core.ServerMessage,
 	id := "c" + strconv.Itoa(c.next)
 	ch := make(chan core.ServerMessage, 1)
 	c.pending[id] = ch
+	if cmd.Type == "token" {
+		c.tokenID = id
+	}
 	c.mu.Unlock()
+	if cmd.Type == "token" {
+		defer func() {
+			c.mu.Lock()
+			if c.tokenID == id {
+				c.tokenID = ""
+			}
+			c.mu.Unlock()
+		}()
+	}
 	if cmd.Type == "" {
 		cmd.Type = "cmd"
 	}

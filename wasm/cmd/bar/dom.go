@@ -28,7 +28,7 @@ func newUI() *ui {
 		"agent", "agent-name", "agent-state", "agent-reason", "wrapup", "wrapup-left", "reason",
 		"call", "call-state", "call-caller", "call-queue", "call-timer", "call-data", "dialpad",
 		"actions", "target-kind", "target", "devices", "mic", "speaker", "mos", "remote-audio",
-		"ch-status", "ch-label", "ph-status", "ph-label", "lang",
+		"ch-status", "ch-label", "ph-status", "ph-label", "lang", "figures", "figures-queues", "figures-agent",
 	} {
 		u.el[id] = doc.Call("getElementById", id)
 	}
@@ -115,6 +115,7 @@ func (u *ui) render(v core.View, msgs map[string]string, chLink, phLink core.Lin
 	u.show("wrapup", v.WrapUpLeft != "")
 	u.setText("wrapup-left", v.WrapUpLeft)
 	u.fillReasons(v.Reasons)
+	u.renderFigures(v.Figures)
 
 	u.show("call", v.Call != nil || v.Allowed.Has(core.CtlAnswer))
 	if c := v.Call; c != nil {
@@ -141,6 +142,32 @@ func (u *ui) render(v core.View, msgs map[string]string, chLink, phLink core.Lin
 		u.setText("mos", "–")
 	}
 	u.root.Get("classList").Call("toggle", "ringing", ringing)
+}
+
+// renderFigures shows the statistics strip: a line per queue, then the
+// agent's own figures; hidden without figures.
+func (u *ui) renderFigures(f *core.FiguresView) {
+	u.show("figures", f != nil)
+	if f == nil {
+		return
+	}
+	u.setText("figures-agent", f.Agent)
+	u.show("figures-agent", f.Agent != "")
+	list := u.get("figures-queues")
+	if !list.Truthy() {
+		return
+	}
+	key := strings.Join(f.Queues, "\x00")
+	if list.Get("dataset").Get("key").String() == key {
+		return
+	}
+	list.Get("dataset").Set("key", key)
+	list.Set("textContent", "")
+	for _, q := range f.Queues {
+		li := u.doc.Call("createElement", "li")
+		li.Set("textContent", q)
+		list.Call("appendChild", li)
+	}
 }
 
 func orLink(l core.Link) core.Link {

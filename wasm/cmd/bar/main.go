@@ -65,6 +65,14 @@ func (a *app) installAPI() js.Value {
 	}))
 	api.Set("state", js.FuncOf(func(js.Value, []js.Value) any { return toJS(a.state()) }))
 	method("stats", func([]js.Value) (any, error) { return a.stats(), nil })
+	method("figures", func([]js.Value) (any, error) { return a.figures(), nil })
+	method("renewToken", func([]js.Value) (any, error) { return a.renewToken(bg) })
+	method("setToken", func(args []js.Value) (any, error) {
+		if len(args) < 1 || args[0].Type() != js.TypeString || args[0].String() == "" {
+			return nil, a.fail("setToken", errorf("bad_request", "setToken(token): a JWT"))
+		}
+		return a.setToken(bg, args[0].String())
+	})
 	method("signIn", func(args []js.Value) (any, error) {
 		if len(args) < 2 || args[0].Type() != js.TypeString || args[1].Type() != js.TypeString {
 			return nil, errorf("bad_request", "signIn(agent, password)")
@@ -312,8 +320,19 @@ func (a *app) control(ctx context.Context, name string) (any, error) {
 	return a.simple(ctx, name, core.Command{Op: name})
 }
 
-// fillDevices lists the audio devices in the device selectors.
+// fillDevices lists the audio devices in the device selectors, and
+// learns whether the page may use the microphone already.
 func (a *app) fillDevices() {
+	if perms := js.Global().Get("navigator").Get("permissions"); perms.Truthy() && perms.Get("query").Truthy() {
+		var p js.Value
+		if call(func() { p = perms.Call("query", map[string]any{"name": "microphone"}) }) == nil {
+			if st, err := await(p); err == nil && str(st, "state") == "granted" {
+				a.mu.Lock()
+				a.micGranted = true
+				a.mu.Unlock()
+			}
+		}
+	}
 	md := js.Global().Get("navigator").Get("mediaDevices")
 	if !md.Truthy() || !md.Get("enumerateDevices").Truthy() {
 		return

@@ -18,11 +18,22 @@ import (
 type phone struct {
 	ua  *sip.UA
 	aor string
+	log *slog.Logger
 
 	mu      sync.Mutex
 	ringing *sip.Call // an INVITE not answered yet
 	call    *sip.Call // the answered call
 	media   *media
+	prep    *prepared // media made for the ringing call (early media)
+}
+
+// prepared is media made while a call rings, its answer sent in a 183:
+// whoever takes it out of phone.prep (answer, or the call's end) owns m.
+type prepared struct {
+	call   *sip.Call
+	cancel context.CancelFunc
+	done   chan struct{} // closed once m is set (nil if it failed)
+	m      *media
 }
 
 // phoneHooks is what the phone tells the app.
@@ -30,7 +41,7 @@ type phoneHooks struct {
 	token       func() string
 	credentials func(ctx context.Context) (core.SIPCredentials, error)
 	onEvent     func(sip.Event)
-	onIncoming  func(*sip.Call)
+	onIncoming  func(*phone, *sip.Call)
 }
 
 // startPhone registers with cr; the UA asks hooks.credentials for fresh
@@ -41,7 +52,7 @@ func startPhone(ctx context.Context, cr core.SIPCredentials, h phoneHooks, log *
 	if !ok || user == "" || domain == "" {
 		return nil, errorf("phone", "bad address of record %q", cr.AOR)
 	}
-	p := &phone{aor: cr.AOR}
+	p := &phone{aor: cr.AOR, log: log}
 	var credMu sync.Mutex
 	current := cr
 	ua, err := sip.NewUA(sip.Config{
@@ -61,7 +72,7 @@ func startPhone(ctx context.Context, cr core.SIPCredentials, h phoneHooks, log *
 		},
 		Protocols:  func() []string { return []string{core.TokenPrefix + h.token()} },
 		Logger:     log,
-		OnIncoming: func(c *sip.Call) { p.setRinging(c); h.onIncoming(c) },
+		OnIncoming: func(c *sip.Call) { p.setRinging(c); h.onIncoming(p, c) },
 		OnEvent: func(e sip.Event) {
 			if e.Kind == sip.EventCallEnded {
 				p.ended(e.Call)
@@ -92,6 +103,7 @@ func (p *phone) setRinging(c *sip.Call) {
 
 // ended forgets a call and closes its media.
 func (p *phone) ended(c *sip.Call) {
+	p.dropPrepared(c)
 	p.mu.Lock()
 	var m *media
 	if p.ringing == c {
@@ -130,11 +142,108 @@ func (p *phone) waitRinging(ctx context.Context, d time.Duration) *sip.Call {
 	}
 }
 
-// answer answers the ringing call with fresh media.
-func (p *phone) answer(ctx context.Context, c *sip.Call, mk func(ctx context.Context) (*media, error)) error {
-	m, err := mk(ctx)
-	if err != nil {
-		return err
+// prepare makes media for the ringing call c with mk, in the background,
+// and answers the INVITE's offer with it in a 183 (sip.Call.EarlyMedia),
+// so that ICE and DTLS complete while the call rings. Nothing is prepared
+// for a call that is not the one ringing, or while another call is up
+// (its audio element is in use).
+func (p *phone) prepare(c *sip.Call, mk func(ctx context.Context) (*media, error)) {
+	p.mu.Lock()
+	if p.ringing != c || p.call != nil || p.prep != nil {
+		p.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	pr := &prepared{call: c, cancel: cancel, done: make(chan struct{})}
+	p.prep = pr
+	p.mu.Unlock()
+	go func() {
+		defer close(pr.done)
+		t0 := time.Now()
+		m, err := mk(ctx)
+		if err == nil {
+			if err = c.EarlyMedia(ctx, m); err != nil {
+				m.Close()
+			}
+		}
+		if err != nil {
+			p.log.Info("agentbar: no early media, the answer makes its own", "err", err)
+			return
+		}
+		p.log.Debug("agentbar: early media sent", "took", time.Since(t0))
+		pr.m = m
+	}()
+}
+
+// takePrepared hands over the media prepared for c, waiting for it if it
+// is still being made; nil if there is none or it failed.
+func (p *phone) takePrepared(ctx context.Context, c *sip.Call) *media {
+	p.mu.Lock()
+	pr := p.prep
+	p.mu.Unlock()
+	if pr == nil || pr.call != c {
+		return nil
+	}
+	select {
+	case <-pr.done:
+	case <-ctx.Done():
+		return nil
+	}
+	p.mu.Lock()
+	mine := p.prep == pr
+	if mine {
+		p.prep = nil
+	}
+	p.mu.Unlock()
+	if !mine {
+		return nil // dropped meanwhile: the call ended
+	}
+	pr.cancel()
+	return pr.m
+}
+
+// dropPrepared closes the media prepared for c (any call if c is nil):
+// the call was rejected, canceled, answered elsewhere or ended.
+func (p *phone) dropPrepared(c *sip.Call) {
+	p.mu.Lock()
+	pr := p.prep
+	if pr == nil || (c != nil && pr.call != c) {
+		p.mu.Unlock()
+		return
+	}
+	p.prep = nil
+	p.mu.Unlock()
+	pr.cancel()
+	go func() {
+		<-pr.done
+		if pr.m != nil {
+			pr.m.Close()
+		}
+	}()
+}
+
+// answer answers the ringing call with the media prepared for it, else
+// with fresh media from mk; ready readies either just before the 200 OK
+// (waits for its microphone): prepared media that is not ready gives way
+// to fresh media.
+func (p *phone) answer(ctx context.Context, c *sip.Call, mk func(ctx context.Context) (*media, error), ready func(context.Context, *media) error) error {
+	m := p.takePrepared(ctx, c)
+	if m != nil {
+		if err := ready(ctx, m); err != nil {
+			p.log.Info("agentbar: the early media is not usable, the answer makes its own", "err", err)
+			m.Close()
+			m = nil
+		}
+	}
+	if m == nil {
+		var err error
+		if m, err = mk(ctx); err != nil {
+			return err
+		}
+		if err := ready(ctx, m); err != nil {
+			m.Close()
+			return err
+		}
 	}
 	p.mu.Lock()
 	if p.ringing == c {
@@ -166,6 +275,7 @@ func (p *phone) Call() *sip.Call {
 
 // close hangs up, unregisters and closes the flow.
 func (p *phone) close(ctx context.Context) {
+	p.dropPrepared(nil)
 	if p.ua != nil {
 		p.ua.Close(ctx)
 	}
