@@ -72,7 +72,7 @@ func TestE2EEarlyMedia(t *testing.T) {
 	a.ch.expectCall(gateway.EvCallAnswered, callID)
 	e2eEventually(t, 10*time.Second, "the phone to hear the customer", e2eHears(ph))
 	e2eEventually(t, 10*time.Second, "the customer to hear the phone", e2eCustomerHears(s, callID))
-	t.Logf("answer to first packet: %v (polled every frame)", first)
+	t.Logf("answer to first packet: %v (polled every frame); INVITE to 180: %v", first, e2eCustomer(t, s, callID).Rang)
 	a.ch.op(string(gateway.OpHangup))
 	a.ch.expectCall(gateway.EvCallEnded, callID)
 }

@@ -19,7 +19,7 @@ type mediaFactory struct {
 }
 
 func (m *mediaFactory) NewAgentLeg(onDTMF func(rune)) (callcenter.AgentLeg, error) {
-	l, err := media.NewWebRTCLeg(media.WebRTCConfig{LoopbackCandidates: m.loopback, OnDTMF: onDTMF})
+	l, err := media.NewWebRTCLeg(media.WebRTCConfig{LoopbackCandidates: m.loopback, Lite: true, OnDTMF: onDTMF})
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,13 @@ type WebRTCConfig struct {
 	// LoopbackCandidates also gathers host candidates on loopback
 	// interfaces (for tests and single-host setups).
 	LoopbackCandidates bool
+	// Lite makes the leg an ICE-lite agent (RFC 8445 §2.5): it answers
+	// the far end's checks and lets the far end, a full agent such as a
+	// browser, nominate the pair, which it does at once, instead of
+	// nominating on its own check timer (every 200 ms while connecting).
+	// For a server with reachable host candidates; the far end must be a
+	// full agent.
+	Lite bool
 	// OnDTMF, if set, is called with each RFC 4733 digit received, in
 	// order, from the leg's receive goroutine. It should return quickly;
 	// it may run concurrently with Close.
@@ -75,6 +82,10 @@ func NewWebRTCLeg(cfg WebRTCConfig) (*WebRTCLeg, error) {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(cfg.LoopbackCandidates)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if cfg.Lite {
+		se.SetLite(true)
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 
 	var conf webrtc.Configuration
