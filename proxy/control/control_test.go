@@ -339,19 +339,18 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-// TestTokenExpiry: the bar is warned TokenWarning before its token
-// expires; a fresh token moves the expiry (no close at the old one); the
-// channel closes with 4001 once the current token has expired.
-func TestTokenExpiry(t *testing.T) {
+// tokenHub is a hub on a fresh event log whose tokens are the keys of
+// expiries (agent "ana", expiring as the map says); edit adjusts its
+// Config. dial opens a channel on it with a token.
+func tokenHub(t *testing.T, expiries map[string]time.Time, edit func(*Config)) (dial func(token string) *client) {
+	t.Helper()
 	log, err := eventlog.Open(t.Context(), eventlog.Config{StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { log.Close() })
-	base := time.Now()
-	expiries := map[string]time.Time{"first": base.Add(1500 * time.Millisecond), "second": base.Add(2500 * time.Millisecond)}
-	hub, err := NewHub(Config{
-		Gateway: stubGateway{}, Log: log, TokenWarning: time.Second,
+	cfg := Config{
+		Gateway: stubGateway{}, Log: log,
 		Verify: func(tok string) (string, time.Time, error) {
 			exp, ok := expiries[tok]
 			if !ok {
@@ -359,14 +358,29 @@ func TestTokenExpiry(t *testing.T) {
 			}
 			return "ana", exp, nil
 		},
-	})
+	}
+	edit(&cfg)
+	hub, err := NewHub(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(hub)
 	t.Cleanup(srv.Close)
 	f := &fixture{url: "ws" + strings.TrimPrefix(srv.URL, "http"), hub: hub}
-	c, _ := f.dial(t, wire.ClientMessage{Type: wire.TypeAuth, Token: "first"}, "")
+	return func(token string) *client {
+		c, _ := f.dial(t, wire.ClientMessage{Type: wire.TypeAuth, Token: token}, "")
+		return c
+	}
+}
+
+// TestTokenExpiry: the bar is warned TokenWarning before its token
+// expires; a fresh token moves the expiry (no close at the old one); the
+// channel closes with 4001 once the current token has expired.
+func TestTokenExpiry(t *testing.T) {
+	base := time.Now()
+	expiries := map[string]time.Time{"first": base.Add(1500 * time.Millisecond), "second": base.Add(2500 * time.Millisecond)}
+	dial := tokenHub(t, expiries, func(c *Config) { c.TokenWarning = time.Second })
+	c := dial("first")
 
 	warning := func() time.Time {
 		t.Helper()
@@ -390,7 +404,7 @@ func TestTokenExpiry(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, _, err = c.ws.Read(ctx)
+	_, _, err := c.ws.Read(ctx)
 	if code := websocket.CloseStatus(err); code != closeUnauthorized {
 		t.Fatalf("read after expiry: %v (close code %d), want close %d", err, code, closeUnauthorized)
 	}
@@ -404,45 +418,19 @@ func TestTokenExpiry(t *testing.T) {
 // then lives by it); a refusal comes back with Renew's code; without Renew
 // the op is unsupported.
 func TestTokenRenew(t *testing.T) {
-	log, err := eventlog.Open(t.Context(), eventlog.Config{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { log.Close() })
 	base := time.Now()
-	expiries := map[string]time.Time{"first": base.Add(time.Hour), "second": base.Add(2 * time.Hour), "last": base.Add(3 * time.Hour)}
+	expiries := map[string]time.Time{"first": base.Add(time.Hour), "second": base.Add(2 * time.Hour)}
 	renewals := map[string]string{"first": "second"}
 	var renewed []string
-	cfg := Config{
-		Gateway: stubGateway{}, Log: log,
-		Verify: func(tok string) (string, time.Time, error) {
-			exp, ok := expiries[tok]
-			if !ok {
-				return "", time.Time{}, gateway.Errorf(gateway.CodeBadRequest, "unknown token")
-			}
-			return "ana", exp, nil
-		},
-		Renew: func(tok string) (string, time.Time, error) {
-			renewed = append(renewed, tok)
-			next, ok := renewals[tok]
-			if !ok {
-				return "", time.Time{}, &gateway.Error{Code: "session_over", Message: "sign in again"}
-			}
-			return next, expiries[next], nil
-		},
-	}
-	dial := func(cfg Config) *client {
-		hub, err := NewHub(cfg)
-		if err != nil {
-			t.Fatal(err)
+	renew := func(tok string) (string, time.Time, error) {
+		renewed = append(renewed, tok)
+		next, ok := renewals[tok]
+		if !ok {
+			return "", time.Time{}, &gateway.Error{Code: "session_over", Message: "sign in again"}
 		}
-		srv := httptest.NewServer(hub)
-		t.Cleanup(srv.Close)
-		f := &fixture{url: "ws" + strings.TrimPrefix(srv.URL, "http"), hub: hub}
-		c, _ := f.dial(t, wire.ClientMessage{Type: wire.TypeAuth, Token: "first"}, "")
-		return c
+		return next, expiries[next], nil
 	}
-	c := dial(cfg)
+	c := tokenHub(t, expiries, func(c *Config) { c.Renew = renew })("first")
 	r, _ := c.reply(wire.ClientMessage{ID: "r1", Op: wire.OpRenewToken})
 	if !*r.OK || r.Token != "second" || r.Expires == nil || !r.Expires.Equal(expiries["second"]) {
 		t.Fatalf("renewal reply %+v", r)
@@ -455,8 +443,7 @@ func TestTokenRenew(t *testing.T) {
 	if strings.Join(renewed, ",") != "first,second" {
 		t.Fatalf("Renew saw %v, want first then second", renewed)
 	}
-	cfg.Renew = nil
-	c = dial(cfg)
+	c = tokenHub(t, expiries, func(*Config) {})("first")
 	if r, _ := c.reply(wire.ClientMessage{ID: "r3", Op: wire.OpRenewToken}); *r.OK || r.Error.Code != string(gateway.CodeUnsupported) {
 		t.Fatalf("renewal without Renew: %+v", r)
 	}
