@@ -58,7 +58,7 @@ func TestBuiltBar(t *testing.T) {
 		{"identity", "GET", "/" + testWasm, "", 200, "\x00asm", "application/wasm", "", "public, max-age=31536000, immutable"},
 		{"current build", "GET", "/bar.wasm", "br", 200, "brotli-bytes", "application/wasm", "br", "no-cache"},
 		{"wasm_exec", "GET", "/" + testExec, "", 200, "// go", "text/javascript; charset=utf-8", "", "public, max-age=31536000, immutable"},
-		{"loader", "GET", "/bar.js", "", 200, "instantiateStreaming", "text/javascript; charset=utf-8", "", "no-cache"},
+		{"loader", "GET", "/bar.js", "", 200, "WebAssembly.compileStreaming(fetch(wasm))", "text/javascript; charset=utf-8", "", "no-cache"},
 		{"styles", "GET", "/bar.css", "", 200, ".kiosk", "text/css; charset=utf-8", "", "no-cache"},
 		{"old hash gone", "GET", "/bar.00000000000000ff.wasm", "", 503, "make wasm", "", "", "no-store"},
 		{"unknown", "GET", "/nope", "", 404, "", "", "", ""},

@@ -56,6 +56,10 @@ type app struct {
 	savedSeq uint64
 	// figuresKick asks the figures poller for get_stats now (a call ended).
 	figuresKick chan struct{}
+	// renderQueued: a render is waiting for the next animation frame
+	// (renderFn, made once in main).
+	renderQueued bool
+	renderFn     js.Func
 }
 
 // The tab's sessionStorage keys: the session token (core.Saved) and the
@@ -156,15 +160,24 @@ func (a *app) signIn(ctx context.Context, agent, password string) (any, error) {
 		a.teardown()
 		return nil, a.fail("signIn", err)
 	}
+	// The soft phone (sip_credentials, the SIP WebSocket, REGISTER) needs
+	// no CTI sign-in: it starts alongside sign_in rather than after it.
+	phoneCtx, stopPhone := context.WithCancel(ctx)
+	defer stopPhone()
+	phoneDone := make(chan error, 1)
+	go func() { phoneDone <- a.startPhone(phoneCtx) }()
 	if err := a.ensureSignedIn(ctx, ch); err != nil {
+		stopPhone()
+		<-phoneDone
 		a.teardown()
 		return nil, a.fail("signIn", err)
 	}
 	a.save(core.Saved{Token: sess.Token, Expires: sess.Expires, Agent: agent, Name: sess.Name})
 	go a.pollFigures(ch)
-	if err := a.startPhone(ctx); err != nil {
+	if err := <-phoneDone; err != nil {
 		return nil, a.fail("signIn", err)
 	}
+	perfMark("agentbar:registered")
 	go a.fillDevices()
 	return a.state(), nil
 }

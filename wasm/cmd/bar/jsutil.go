@@ -152,3 +152,9 @@ func num(v js.Value, key string) float64 {
 	}
 	return p.Float()
 }
+
+// perfMark sets a User Timing mark (agentbar:ready, agentbar:registered)
+// that a host page can read with performance.getEntriesByName.
+func perfMark(name string) {
+	_ = call(func() { js.Global().Get("performance").Call("mark", name) })
+}

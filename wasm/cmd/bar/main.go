@@ -26,6 +26,7 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	a := newApp(log)
 	a.ui = newUI()
+	a.renderFn = js.FuncOf(func(js.Value, []js.Value) any { a.renderNow(); return nil })
 	a.ring.onBlocked = func() { a.ui.showEnableAudio(true) }
 	a.wireDOM()
 	a.ui.translate(a.lang, a.msgs)
@@ -34,6 +35,7 @@ func main() {
 	resuming := a.prepareResume()
 	api := a.installAPI()
 	js.Global().Set("agentbar", api)
+	perfMark("agentbar:ready")
 	js.Global().Set("agentbarReady", true)
 	a.render()
 	js.Global().Call("dispatchEvent", js.Global().Get("CustomEvent").New("agentbar:ready"))
@@ -129,13 +131,43 @@ func (a *app) installAPI() js.Value {
 	return api
 }
 
-// render refreshes the page from the model.
+// render refreshes the page from the model: the ringtone at once, the
+// DOM in the next animation frame. Go in wasm runs a goroutine until it
+// blocks, so rendering synchronously for each control-channel event would
+// hold back whatever the browser has queued behind it (the SIP INVITE
+// that comes with call.incoming); the frame also coalesces the renders of
+// a burst of events into one. A hidden page, where animation frames stop,
+// renders from a timer instead.
 func (a *app) render() {
 	if a.ui == nil {
 		return
 	}
+	a.mu.Lock()
+	cur := a.model.Current()
+	ringing := a.model.PhoneRinging || (cur != nil && cur.State == core.CallRinging && cur.Direction != "outbound")
+	queued := a.renderQueued
+	a.renderQueued = true
+	a.mu.Unlock()
+	a.ring.set(ringing)
+	if queued {
+		return
+	}
+	if call(func() {
+		if js.Global().Get("document").Get("hidden").Bool() {
+			js.Global().Call("setTimeout", a.renderFn, 0)
+		} else {
+			js.Global().Call("requestAnimationFrame", a.renderFn)
+		}
+	}) != nil {
+		a.renderNow()
+	}
+}
+
+// renderNow renders the page from the model (in an animation frame).
+func (a *app) renderNow() {
 	now := time.Now()
 	a.mu.Lock()
+	a.renderQueued = false
 	v := a.model.View(a.msgs, now)
 	msgs, ch, ph, errText := a.msgs, a.model.Channel, a.model.Phone, a.lastErr
 	cur := a.model.Current()
