@@ -83,17 +83,17 @@ func (e *Emulator) do(w http.ResponseWriter, r *http.Request, g gateway.Session,
 
 // liveBody is live followed by reading the JSON body, answering a
 // malformed one: the preamble of the operations that take parameters.
-func (e *Emulator) liveBody(w http.ResponseWriter, r *http.Request, agent string) (gateway.Session, map[string]any, bool) {
-	_, g, found := e.live(w, agent)
+func (e *Emulator) liveBody(w http.ResponseWriter, r *http.Request, agent string) (*session, gateway.Session, map[string]any, bool) {
+	s, g, found := e.live(w, agent)
 	if !found {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	body, err := readBody(r)
 	if err != nil {
 		fail(w, codeBadParam, "malformed body")
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	return g, body, true
+	return s, g, body, true
 }
 
 // liveState is live followed by snapshot: the preamble of every operation

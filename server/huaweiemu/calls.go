@@ -69,13 +69,8 @@ func (e *Emulator) currentCallID(r *http.Request, g gateway.Session, dir string)
 // callinner (another agent's work number); the result is the callid.
 func (e *Emulator) handleCallout(kind gateway.TargetKind) handler {
 	return func(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-		_, g, found := e.live(w, agent)
+		_, g, body, found := e.liveBody(w, r, agent)
 		if !found {
-			return
-		}
-		body, err := readBody(r)
-		if err != nil {
-			fail(w, codeBadParam, "malformed body")
 			return
 		}
 		called, _ := str(body, "called")
@@ -107,7 +102,7 @@ func (e *Emulator) handleCallout(kind gateway.TargetKind) handler {
 // handleReject is POST voicecall/{agentid}/reject with {"callid","mode"}:
 // mode 1 leaves the agent busy, mode 2 makes it idle again.
 func (e *Emulator) handleReject(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	g, body, found := e.liveBody(w, r, agent)
+	_, g, body, found := e.liveBody(w, r, agent)
 	if !found {
 		return
 	}
@@ -194,13 +189,8 @@ func transferModes(devicetype int) []int {
 // call center has none) and talk and three-party transfers to a number
 // (its consult reaches agents only).
 func (e *Emulator) handleTransfer(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	s, g, found := e.live(w, agent)
+	s, g, body, found := e.liveBody(w, r, agent)
 	if !found {
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		fail(w, codeBadParam, "malformed body")
 		return
 	}
 	dt, good1 := intField(body, "devicetype", -1)
@@ -249,7 +239,7 @@ func (e *Emulator) handleTransfer(w http.ResponseWriter, r *http.Request, agent 
 	e.mu.Unlock()
 	ctx, cancel := context.WithTimeout(r.Context(), opTimeout)
 	defer cancel()
-	err = g.Do(ctx, cmd)
+	err := g.Do(ctx, cmd)
 	if err == nil {
 		ok(w, map[string]any{})
 		return
@@ -272,13 +262,8 @@ func (e *Emulator) handleTransfer(w http.ResponseWriter, r *http.Request, agent 
 // consult of an agent (devicetype 2) or skill (1); the result is the
 // callid. Three-party help (mode 2) is carried out as a consult too.
 func (e *Emulator) handleInnerHelp(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	s, g, found := e.live(w, agent)
+	s, g, body, found := e.liveBody(w, r, agent)
 	if !found {
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		fail(w, codeBadParam, "malformed body")
 		return
 	}
 	dst, _ := str(body, "dstaddress")
@@ -305,7 +290,7 @@ func (e *Emulator) handleInnerHelp(w http.ResponseWriter, r *http.Request, agent
 
 // handleConfJoin is POST voicecall/{agentid}/confjoin {"callid"}.
 func (e *Emulator) handleConfJoin(w http.ResponseWriter, r *http.Request, agent string, _ []string) {
-	g, body, found := e.liveBody(w, r, agent)
+	_, g, body, found := e.liveBody(w, r, agent)
 	if !found {
 		return
 	}
