@@ -17,8 +17,27 @@ func (cc *CallCenter) setState(a *agent, st gateway.AgentState, reason string, a
 	if st == gateway.StateReady && a.state != gateway.StateReady {
 		a.idleSince = cc.now()
 	}
+	if was, is := a.state == gateway.StateReady, st == gateway.StateReady; was != is && a.sess != nil {
+		cc.countReady(a, is)
+	}
 	a.state, a.reason = st, reason
 	cc.emit(a, gateway.Event{Type: gateway.EvAgentState, State: st, Reason: reason, Deadline: a.deadline})
+}
+
+// countReady adds a signed-in agent who becomes ready to the ready count
+// of each queue it joined (on), or takes one who stops being ready, signs
+// out or leaves its queues off it. The counts make QueueFigures cheap
+// however many agents there are.
+func (cc *CallCenter) countReady(a *agent, on bool) {
+	d := -1
+	if on {
+		d = 1
+	}
+	for _, id := range a.joined {
+		if q := cc.queues[id]; q != nil {
+			q.ready += d
+		}
+	}
 }
 
 // startWrapUp puts a in wrap-up after a call; it becomes ready by itself

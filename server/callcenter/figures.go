@@ -46,14 +46,9 @@ func (cc *CallCenter) QueueFigures(ids ...string) []QueueFigures {
 		if q == nil {
 			continue
 		}
-		f := QueueFigures{ID: q.id, Name: q.name, Waiting: len(q.waiting)}
+		f := QueueFigures{ID: q.id, Name: q.name, Waiting: len(q.waiting), Ready: q.ready}
 		for _, c := range q.waiting {
 			f.LongestWait = max(f.LongestWait, now.Sub(c.created))
-		}
-		for _, a := range cc.agents {
-			if a.sess != nil && a.state == gateway.StateReady && a.joinedQueue(id) {
-				f.Ready++
-			}
 		}
 		out = append(out, f)
 	}

@@ -63,3 +63,59 @@ func TestFigures(t *testing.T) {
 		t.Fatal("figures for an unknown agent")
 	}
 }
+
+// TestReadyCounts: the per-queue ready counts follow every way an agent
+// becomes or stops being ready (ready, not ready, an offer, a forced
+// sign-in, sign-out) and always equal a count over the agents.
+func TestReadyCounts(t *testing.T) {
+	cc, _ := newTestCC(t, nil)
+	check := func(step string, want map[string]int) {
+		t.Helper()
+		cc.mu.Lock()
+		recount := map[string]int{}
+		for _, a := range cc.agents {
+			for _, q := range a.joined {
+				if a.sess != nil && a.state == gateway.StateReady {
+					recount[q]++
+				}
+			}
+		}
+		cc.mu.Unlock()
+		for _, f := range cc.QueueFigures() {
+			if f.Ready != want[f.ID] || f.Ready != recount[f.ID] {
+				t.Fatalf("%s: %s has %d ready, want %d (agents say %d)", step, f.ID, f.Ready, want[f.ID], recount[f.ID])
+			}
+		}
+	}
+	a1 := signIn(t, cc, "a1", answerCalls)
+	a2 := signIn(t, cc, "a2", ignoreCalls)
+	a3 := signIn(t, cc, "a3", answerCalls)
+	check("signed in", nil)
+	a1.ready(t)
+	a2.ready(t)
+	a3.ready(t)
+	check("all ready", map[string]int{"support": 2, "sales": 1})
+	a1.do(t, gateway.Command{Op: gateway.OpNotReady})
+	a1.ev.state(gateway.StateNotReady, "")
+	check("a1 not ready", map[string]int{"support": 1, "sales": 1})
+	if _, err := cc.PlaceCall("support", "alice", nil); err != nil {
+		t.Fatal(err)
+	}
+	a2.ev.call(gateway.EvCallRinging)
+	check("a2 offered a call", map[string]int{"sales": 1})
+	a2.do(t, gateway.Command{Op: gateway.OpReject})
+	a2.ev.state(gateway.StateNotReady, ReasonRejected)
+	a1.ready(t)
+	a1.ev.call(gateway.EvCallAnswered)
+	a2.ready(t)
+	check("a1 talking, a2 ready again", map[string]int{"support": 1, "sales": 1})
+	// A forced sign-in keeps a3 ready in its queue, counted once.
+	if _, err := cc.SignIn("a3", gateway.SignInOptions{Force: true}, newRecorder(t, "a3 again").sink); err != nil {
+		t.Fatal(err)
+	}
+	check("a3 signed in again", map[string]int{"support": 1, "sales": 1})
+	if err := a2.sess.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	check("a2 signed out", map[string]int{"sales": 1})
+}

@@ -54,6 +54,7 @@ func (a *agent) save() savedState {
 type queue struct {
 	id, name string
 	waiting  []*call
+	ready    int // signed-in agents of the queue who are ready (see countReady)
 }
 
 // call is one conversation: external parties and agent legs in one bridge.

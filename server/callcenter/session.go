@@ -57,8 +57,14 @@ func (cc *CallCenter) SignIn(agentID string, opts gateway.SignInOptions, sink fu
 			cc.emit(a, gateway.Event{Type: gateway.EvNotice, Code: string(gateway.CodeSignedInElse), Message: "signed in elsewhere"})
 		}
 		s = &AgentSession{cc: cc, agent: a, sink: sink, events: newSerial(cc.spawn)}
+		if a.sess != nil && a.state == gateway.StateReady {
+			cc.countReady(a, false) // the queues joined may change
+		}
 		a.sess = s
 		a.joined = slices.Clone(queues)
+		if a.state == gateway.StateReady {
+			cc.countReady(a, true)
+		}
 		if a.state == gateway.StateSignedOut {
 			cc.setState(a, gateway.StateNotReady, "", af)
 		} else {
