@@ -249,8 +249,11 @@ func (c *Call) Answer(ctx context.Context, media Media) error {
 		return ErrCallState
 	}
 	early := c.early
-	if c.media != media {
-		early = nil // other media than the early answer's: answer afresh
+	if early != nil && c.media != media {
+		// The far end has set up its transport on the early answer; a
+		// different answer in the 200 would not match it.
+		c.mu.Unlock()
+		return fmt.Errorf("%w: the call was answered early with other media", ErrCallState)
 	}
 	c.state, c.media = CallAnswering, media
 	offer := c.offer
@@ -285,7 +288,9 @@ func (c *Call) Answer(ctx context.Context, media Media) error {
 // the INVITE's offer and the UA sends 183 Session Progress with that SDP
 // (RFC 3261 §13.3.1.1), so that the far end can set up its transport (ICE,
 // DTLS) while the call still rings. A later Answer with the same media
-// sends the 200 OK with the same SDP at once (RFC 6337 §3.1.1). It needs an
+// sends the 200 OK with the same SDP at once (RFC 6337 §3.1.1); Answer
+// with other media is refused, as the far end's transport follows the
+// early answer. It needs an
 // INVITE with an offer (an offer in an unreliable 183 would never be
 // answered) and may be used once per call.
 func (c *Call) EarlyMedia(ctx context.Context, media Media) error {

@@ -405,7 +405,8 @@ func TestFlowLossFailsPendingTransaction(t *testing.T) {
 
 // TestInboundEarlyMedia: EarlyMedia sends 183 with the media's answer while
 // the call rings; Answer with the same media sends 200 with the same SDP
-// without asking the media again; a second EarlyMedia is refused.
+// without asking the media again; a second EarlyMedia, and Answer with
+// other media, are refused.
 func TestInboundEarlyMedia(t *testing.T) {
 	peer := wspeer.Start(t, wspeer.Config{Users: users})
 	_, ev, incoming := startUA(t, peer.URL(), nil)
@@ -423,6 +424,10 @@ func TestInboundEarlyMedia(t *testing.T) {
 		}
 		if err := c.EarlyMedia(ctx, &fakeMedia{}); !errors.Is(err, ErrCallState) {
 			errs <- fmt.Errorf("second early media: %v, want ErrCallState", err)
+			return
+		}
+		if err := c.Answer(ctx, &fakeMedia{}); !errors.Is(err, ErrCallState) {
+			errs <- fmt.Errorf("answer with other media than the early answer's: %v, want ErrCallState", err)
 			return
 		}
 		errs <- c.Answer(ctx, media)

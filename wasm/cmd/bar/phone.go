@@ -224,26 +224,20 @@ func (p *phone) dropPrepared(c *sip.Call) {
 
 // answer answers the ringing call with the media prepared for it, else
 // with fresh media from mk; ready readies either just before the 200 OK
-// (waits for its microphone): prepared media that is not ready gives way
-// to fresh media.
+// (waits for its microphone). Prepared media that is not ready fails the
+// answer: the far end's transport already follows its early answer, so
+// other media cannot take its place.
 func (p *phone) answer(ctx context.Context, c *sip.Call, mk func(ctx context.Context) (*media, error), ready func(context.Context, *media) error) error {
 	m := p.takePrepared(ctx, c)
-	if m != nil {
-		if err := ready(ctx, m); err != nil {
-			p.log.Info("agentbar: the early media is not usable, the answer makes its own", "err", err)
-			m.Close()
-			m = nil
-		}
-	}
 	if m == nil {
 		var err error
 		if m, err = mk(ctx); err != nil {
 			return err
 		}
-		if err := ready(ctx, m); err != nil {
-			m.Close()
-			return err
-		}
+	}
+	if err := ready(ctx, m); err != nil {
+		m.Close()
+		return err
 	}
 	p.mu.Lock()
 	if p.ringing == c {
