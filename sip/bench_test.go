@@ -97,7 +97,7 @@ func BenchmarkDial(b *testing.B) {
 }
 
 // BenchmarkReceiveInvite is the receive path of one incoming INVITE, without
-// a network: parse, validate, server transaction, 100 and 180 built and
+// a network: parse, validate, server transaction, the 180 built and
 // written, then a 486 to end it.
 func BenchmarkReceiveInvite(b *testing.B) {
 	data, err := os.ReadFile("testdata/rfc4475/inv2543.dat")

@@ -181,10 +181,11 @@ func (c *Call) finish(cause EndCause, code int, err error) {
 
 // ---- inbound ----
 
-// incomingInvite starts an inbound call: 100, then 180 with our tag and
-// Contact (an early dialog), then the application decides.
+// incomingInvite starts an inbound call: 180 with our tag and Contact (an
+// early dialog) at once, then the application decides. No 100 Trying: it
+// is only for a UAS that takes longer than 200 ms to answer (RFC 3261
+// §17.2.1), and in a browser it would only delay the 180.
 func (ua *UA) incomingInvite(tx *gosip.ServerTx, req *gosip.Request) {
-	ua.respond(tx, req, 100, "Trying", "")
 	callID := req.CallID().Value()
 	fromTag, _ := req.From().Params.Get("tag")
 	ua.mu.Lock()
