@@ -102,23 +102,20 @@ func onCall(c *call, a *agent) bool {
 	return false
 }
 
-// offer rings a's phone for c: the agent becomes busy, hears of the call,
-// and the phone gets an INVITE. The outcome comes back in ringDone.
+// offer rings a's phone for c: the agent becomes busy, the phone gets an
+// INVITE, and the agent hears of the call once the phone rings. The
+// outcome comes back in ringDone.
 func (cc *CallCenter) offer(c *call, a *agent, role legRole, dir string, fromQueue bool, af *after) *leg {
 	now := cc.now()
 	l := &leg{
 		call: c, agent: a, role: role, dir: dir, fromQueue: fromQueue,
-		sipID: randomID(12) + "@agentbar", state: legRinging, since: now,
+		sipID: randomID(12) + "@agentbar", state: legRinging, since: now, offered: now,
 		prev: a.save(), ops: newSerial(cc.spawn),
 	}
 	c.legs = append(c.legs, l)
 	a.legs = append(a.legs, l)
 	cc.legsBySIP[l.sipID] = l
-	cc.setState(a, gateway.StateBusy, "", af)
-	if dir == "inbound" {
-		cc.callEvent(l, gateway.EvCallIncoming, "")
-	}
-	cc.callEvent(l, gateway.EvCallRinging, "")
+	cc.moveState(a, gateway.StateBusy, "") // told in announce
 
 	b := cc.binding(a)
 	if b == nil {

@@ -10,6 +10,17 @@ import (
 // setState moves a to st and tells its session. Becoming ready starts the
 // agent's idle time, which orders the ACD's choice.
 func (cc *CallCenter) setState(a *agent, st gateway.AgentState, reason string, af *after) {
+	cc.moveState(a, st, reason)
+	cc.tellState(a)
+}
+
+// tellState sends a's session its state.
+func (cc *CallCenter) tellState(a *agent) {
+	cc.emit(a, gateway.Event{Type: gateway.EvAgentState, State: a.state, Reason: a.reason, Deadline: a.deadline})
+}
+
+// moveState is setState without telling the session.
+func (cc *CallCenter) moveState(a *agent, st gateway.AgentState, reason string) {
 	if st != gateway.StateWrapUp {
 		a.stopTimer()
 		a.deadline = time.Time{}
@@ -21,7 +32,6 @@ func (cc *CallCenter) setState(a *agent, st gateway.AgentState, reason string, a
 		cc.countReady(a, is)
 	}
 	a.state, a.reason = st, reason
-	cc.emit(a, gateway.Event{Type: gateway.EvAgentState, State: st, Reason: reason, Deadline: a.deadline})
 }
 
 // countReady adds a signed-in agent who becomes ready to the ready count
@@ -105,8 +115,34 @@ func (cc *CallCenter) emit(a *agent, ev gateway.Event) {
 }
 
 // callEvent tells l's agent something about l's call.
+// The first event of a leg is preceded by its announcement.
 func (cc *CallCenter) callEvent(l *leg, typ gateway.EventType, cause string) {
+	cc.announce(l)
 	cc.emit(l.agent, gateway.Event{Type: typ, Call: cc.callInfo(l), Cause: cause})
+}
+
+// announce tells l's agent of the call offered on l, once: its state
+// (busy), call.incoming for an inbound call, then call.ringing. offer
+// leaves this to the phone's first 18x, so that the INVITE reaches the
+// phone ahead of these events: a browser phone handles one message at a
+// time, and the page it redraws for them would hold the INVITE back. Any
+// other event of the leg (answered, ended) announces it first, so the
+// agent always hears of a call before what becomes of it.
+func (cc *CallCenter) announce(l *leg) {
+	if l.announced {
+		return
+	}
+	l.announced = true
+	cc.tellState(l.agent)
+	ringing := func(typ gateway.EventType) {
+		info := cc.callInfo(l)
+		info.State, info.Since = "ringing", l.offered
+		cc.emit(l.agent, gateway.Event{Type: typ, Call: info})
+	}
+	if l.dir == "inbound" {
+		ringing(gateway.EvCallIncoming)
+	}
+	ringing(gateway.EvCallRinging)
 }
 
 // callInfo describes l's call as l's agent sees it.

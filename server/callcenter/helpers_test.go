@@ -233,9 +233,15 @@ type phone struct {
 
 func newPhone(t *testing.T, cc *CallCenter, agentID string, mode phoneMode) *phone {
 	t.Helper()
+	return newPhoneAt(t, "ws://"+cc.Addrs().WS, agentID, mode)
+}
+
+// newPhoneAt is newPhone registering through the WebSocket at url.
+func newPhoneAt(t *testing.T, url, agentID string, mode phoneMode) *phone {
+	t.Helper()
 	p := &phone{t: t, mode: mode, calls: make(chan *sip.Call, 16)}
 	ua, err := sip.NewUA(sip.Config{
-		URL:    "ws://" + cc.Addrs().WS,
+		URL:    url,
 		User:   agentID,
 		Domain: "agentbar.local",
 		Credentials: func(context.Context) (string, string, error) {

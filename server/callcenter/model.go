@@ -189,6 +189,8 @@ type leg struct {
 	muted      bool
 	byPhone    bool // the phone hung up: no BYE to send
 	since      time.Time
+	offered    time.Time // when the phone was offered the call
+	announced  bool      // the agent heard of the call (announce)
 	prev       savedState
 	ringTimer  *time.Timer
 	cancelRing context.CancelFunc

@@ -55,9 +55,12 @@ func (cc *CallCenter) ring(ctx context.Context, l *leg, spec inviteSpec) {
 		if !rang && (code == 180 || code == 183) {
 			rang = true
 			d := time.Since(sent)
-			cc.mu.Lock()
-			l.call.rang = append(l.call.rang, d)
-			cc.mu.Unlock()
+			cc.update(func(*after) {
+				l.call.rang = append(l.call.rang, d)
+				if l.state == legRinging {
+					cc.announce(l)
+				}
+			})
 		}
 		if len(sdp) > 0 && !early {
 			// An early answer (a 183 with SDP): the transport (ICE, DTLS)
