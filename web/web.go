@@ -142,6 +142,12 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) {
 	b = bytes.ReplaceAll(b, []byte("{{WASM}}"), []byte(html.EscapeString(wasm)))
 	b = bytes.ReplaceAll(b, []byte("{{WASM_EXEC}}"), []byte(html.EscapeString(exec)))
 	hd := w.Header()
+	if wasm != "" {
+		// Fetch both while the page is parsed, before the loader runs (it
+		// compiles the preloaded wasm as it arrives).
+		hd.Add("Link", "<"+wasm+">; rel=preload; as=fetch; crossorigin")
+		hd.Add("Link", "<"+exec+">; rel=preload; as=script")
+	}
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Content-Security-Policy", CSP)
 	hd.Set("Cache-Control", "no-cache")

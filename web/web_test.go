@@ -84,6 +84,12 @@ func TestBuiltBar(t *testing.T) {
 			}
 		})
 	}
+	// The page has the browser fetch the wasm and wasm_exec.js while it
+	// parses, before the loader script runs.
+	links := get(t, h, "GET", "/", "").Header().Values("Link")
+	if want := []string{"</" + testWasm + ">; rel=preload; as=fetch; crossorigin", "</" + testExec + ">; rel=preload; as=script"}; !slices.Equal(links, want) {
+		t.Errorf("Link %q, want %q", links, want)
+	}
 	csp := get(t, h, "GET", "/", "").Header().Get("Content-Security-Policy")
 	if !strings.Contains(csp, "'wasm-unsafe-eval'") || strings.Contains(csp, "'unsafe-eval'") || strings.Contains(csp, "'unsafe-inline'") {
 		t.Errorf("CSP %q", csp)
@@ -98,6 +104,9 @@ func TestNotBuilt(t *testing.T) {
 	w := get(t, h, "GET", "/", "")
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `data-wasm=""`) {
 		t.Fatalf("page before make wasm: %d", w.Code)
+	}
+	if l := w.Header().Values("Link"); len(l) != 0 {
+		t.Errorf("page before make wasm preloads %q", l)
 	}
 }
 

@@ -1,7 +1,8 @@
-// Loads the agent bar: the content-hashed wasm is fetched and compiled
-// while it streams, from the moment this script runs, and Go's
-// wasm_exec.js loads alongside; the bar starts once both are there and
-// the page is parsed. The page's data attributes name both files.
+// Loads the agent bar: the content-hashed wasm is compiled while it
+// streams (the page's Link header has the browser fetch it, and Go's
+// wasm_exec.js, before this script runs), and wasm_exec.js loads
+// alongside; the bar starts once both are there and the page is parsed.
+// The page's data attributes name both files.
 // Performance marks (performance.getEntriesByName) time the start-up:
 // agentbar:compiled, agentbar:start (Go's runtime begins), then the bar's
 // own agentbar:ready and agentbar:registered.
