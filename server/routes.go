@@ -17,7 +17,7 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
-	mux.Handle("/v1/session", handleSession(newDirectory(s.cfg.CallCenter.Agents), s.issuer, time.Now))
+	mux.Handle("/v1/session", handleSession(newDirectory(s.cfg.CallCenter.Agents), s.issuer, s.sipAddress, time.Now))
 	mux.Handle("GET /v1/agent/ws", s.hub)
 	mux.Handle("GET /v1/sip", s.edge)
 	s.mountHuawei(mux) // the CC-Gateway's event pushes, in push mode

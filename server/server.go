@@ -198,8 +198,13 @@ func (s *Server) sipPassword(username string) (string, bool) {
 // sipCredentials hands the page short-lived SIP credentials.
 func (s *Server) sipCredentials(agent string) (wire.SIPCredentials, error) {
 	cr := auth.NewSIPCredentials(s.sipKey, agent, s.cfg.SIP.CredentialsTTL, time.Now())
+	return wire.SIPCredentials{SIPAddress: s.sipAddress(agent), User: cr.Username, Password: cr.Password, Expires: cr.Expires}, nil
+}
+
+// sipAddress is the SIP edge and the agent's address of record.
+func (s *Server) sipAddress(agent string) wire.SIPAddress {
 	edge := "ws" + strings.TrimPrefix(s.cfg.PublicURL, "http") + "/v1/sip"
-	return wire.SIPCredentials{URI: edge, AOR: "sip:" + agent + "@" + s.cfg.CallCenter.Domain, User: cr.Username, Password: cr.Password, Expires: cr.Expires}, nil
+	return wire.SIPAddress{URI: edge, AOR: "sip:" + agent + "@" + s.cfg.CallCenter.Domain}
 }
 
 // verifyToken checks a JWT for the control channel.

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/server/config"
 )
 
@@ -54,12 +55,14 @@ type sessionRequest struct {
 	Password string `json:"password"`
 }
 
-// sessionResponse is its answer.
+// sessionResponse is its answer: the token, and where the agent's phone
+// registers (no secret), so that the page can start it at once.
 type sessionResponse struct {
-	Token   string    `json:"token"`
-	Expires time.Time `json:"expires"`
-	Agent   string    `json:"agent"`
-	Name    string    `json:"name,omitempty"`
+	Token   string          `json:"token"`
+	Expires time.Time       `json:"expires"`
+	Agent   string          `json:"agent"`
+	Name    string          `json:"name,omitempty"`
+	SIP     wire.SIPAddress `json:"sip"`
 }
 
 // apiError is the body of every API error: a stable code and a message.
@@ -91,7 +94,7 @@ const (
 // short-lived JWT for the control channel and the SIP edge. Repeated
 // failures for one agent or from one address are answered 429 with
 // Retry-After, before the password is checked.
-func handleSession(dir *directory, iss tokenIssuer, now func() time.Time) http.HandlerFunc {
+func handleSession(dir *directory, iss tokenIssuer, sipAddr func(agent string) wire.SIPAddress, now func() time.Time) http.HandlerFunc {
 	agents := newThrottle(agentBurst, agentEvery, now)
 	addrs := newThrottle(addrBurst, addrEvery, now)
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -126,7 +129,7 @@ func handleSession(dir *directory, iss tokenIssuer, now func() time.Time) http.H
 			writeError(w, http.StatusInternalServerError, "internal", "could not issue a token")
 			return
 		}
-		writeJSON(w, http.StatusOK, sessionResponse{Token: tok, Expires: exp, Agent: a.ID, Name: a.Name})
+		writeJSON(w, http.StatusOK, sessionResponse{Token: tok, Expires: exp, Agent: a.ID, Name: a.Name, SIP: sipAddr(a.ID)})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/server/config"
 )
 
@@ -28,7 +29,10 @@ func TestSessionThrottle(t *testing.T) {
 	for _, id := range []string{"1001", "1002"} {
 		agents = append(agents, config.Agent{ID: id, Password: "pw" + id})
 	}
-	h := handleSession(newDirectory(agents), stubIssuer{}, now)
+	sipAddr := func(agent string) wire.SIPAddress {
+		return wire.SIPAddress{URI: "ws://bar.test/v1/sip", AOR: "sip:" + agent + "@agentbar.test"}
+	}
+	h := handleSession(newDirectory(agents), stubIssuer{}, sipAddr, now)
 	post := func(addr, agent, password string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, "/v1/session", strings.NewReader(`{"agent":"`+agent+`","password":"`+password+`"}`))
 		r.RemoteAddr = addr + ":40000"
@@ -48,8 +52,8 @@ func TestSessionThrottle(t *testing.T) {
 	if ra := w.Header().Get("Retry-After"); ra != "21" {
 		t.Fatalf("Retry-After %q, want 21 (one refill of %v, rounded up)", ra, agentEvery)
 	}
-	if w := post("192.0.2.2", "1002", "pw1002"); w.Code != http.StatusOK {
-		t.Fatalf("another agent: %d %s", w.Code, w.Body)
+	if w := post("192.0.2.2", "1002", "pw1002"); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"sip":{"uri":"ws://bar.test/v1/sip","aor":"sip:1002@agentbar.test"}`) {
+		t.Fatalf("another agent: %d %s (want the phone's address)", w.Code, w.Body)
 	}
 	clock = clock.Add(agentEvery)
 	if w := post("192.0.2.1", "1001", "pw1001"); w.Code != http.StatusOK {

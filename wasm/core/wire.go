@@ -17,6 +17,7 @@ type (
 	Target         = gateway.Target
 	ErrorBody      = wire.ErrorBody
 	SIPCredentials = wire.SIPCredentials
+	SIPAddress     = wire.SIPAddress
 	ServerMessage  = wire.ServerMessage
 	Stats          = gateway.Stats
 	QueueStats     = gateway.QueueStats

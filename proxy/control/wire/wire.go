@@ -90,10 +90,17 @@ type ErrorBody struct {
 
 func (e *ErrorBody) Error() string { return e.Code + ": " + e.Message }
 
+// SIPAddress is where and as whom the page's soft phone registers. It holds
+// no secret: POST /v1/session returns it, so that the phone can connect
+// and send its first REGISTER while the control channel opens.
+type SIPAddress struct {
+	URI string `json:"uri"` // the SIP edge, ws(s)://.../v1/sip
+	AOR string `json:"aor"` // sip:agent@domain
+}
+
 // SIPCredentials are short-lived credentials for the page's soft phone.
 type SIPCredentials struct {
-	URI      string    `json:"uri"`  // the SIP edge, ws(s)://.../v1/sip
-	AOR      string    `json:"aor"`  // sip:agent@domain
+	SIPAddress
 	User     string    `json:"user"` // digest username
 	Password string    `json:"password"`
 	Expires  time.Time `json:"expires"`

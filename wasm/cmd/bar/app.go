@@ -156,16 +156,40 @@ func (a *app) signIn(ctx context.Context, agent, password string) (any, error) {
 	a.model = core.Model{Name: sess.Name, Channel: core.LinkConnecting, Phone: core.LinkIdle}
 	a.mu.Unlock()
 	a.render()
-	if err := ch.start(ctx, false); err != nil {
-		a.teardown()
-		return nil, a.fail("signIn", err)
-	}
-	// The soft phone (sip_credentials, the SIP WebSocket, REGISTER) needs
-	// no CTI sign-in: it starts alongside sign_in rather than after it.
+	// The soft phone needs no CTI sign-in, and the session names its
+	// address: it connects and sends its first REGISTER while the control
+	// channel opens, and answers the registrar's challenge with the
+	// credentials the channel hands out once it is up.
 	phoneCtx, stopPhone := context.WithCancel(ctx)
 	defer stopPhone()
 	phoneDone := make(chan error, 1)
-	go func() { phoneDone <- a.startPhone(phoneCtx) }()
+	chUp := make(chan struct{})
+	early := sess.SIP.URI != "" && sess.SIP.AOR != ""
+	if early {
+		go func() {
+			phoneDone <- a.runPhone(phoneCtx, core.SIPCredentials{SIPAddress: sess.SIP}, func(ctx context.Context) (core.SIPCredentials, error) {
+				select {
+				case <-chUp:
+				case <-ctx.Done():
+					return core.SIPCredentials{}, ctx.Err()
+				}
+				return a.sipCredentials(ctx)
+			})
+		}()
+	}
+	err = ch.start(ctx, false)
+	close(chUp)
+	if err != nil {
+		stopPhone()
+		if early {
+			<-phoneDone
+		}
+		a.teardown()
+		return nil, a.fail("signIn", err)
+	}
+	if !early {
+		go func() { phoneDone <- a.startPhone(phoneCtx) }()
+	}
 	if err := a.ensureSignedIn(ctx, ch); err != nil {
 		stopPhone()
 		<-phoneDone
@@ -301,10 +325,11 @@ func (a *app) forget() {
 }
 
 type session struct {
-	Token   string    `json:"token"`
-	Expires time.Time `json:"expires"`
-	Agent   string    `json:"agent"`
-	Name    string    `json:"name"`
+	Token   string          `json:"token"`
+	Expires time.Time       `json:"expires"`
+	Agent   string          `json:"agent"`
+	Name    string          `json:"name"`
+	SIP     core.SIPAddress `json:"sip"` // where the phone registers (a server before it may leave it out)
 }
 
 // postSession signs in with POST /v1/session. It calls the browser's
@@ -342,6 +367,12 @@ func (a *app) startPhone(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return a.runPhone(ctx, cr, a.sipCredentials)
+}
+
+// runPhone registers the soft phone at cr's address with cr, then with
+// credentials from fresh (see startPhone in phone.go).
+func (a *app) runPhone(ctx context.Context, cr core.SIPCredentials, fresh func(context.Context) (core.SIPCredentials, error)) error {
 	a.mu.Lock()
 	a.model.Phone, a.aor = core.LinkConnecting, cr.AOR
 	a.mu.Unlock()
@@ -350,7 +381,7 @@ func (a *app) startPhone(ctx context.Context) error {
 	defer cancel()
 	ph, err := startPhone(ctx, cr, phoneHooks{
 		token:       a.currentToken,
-		credentials: a.sipCredentials,
+		credentials: fresh,
 		onEvent:     a.onPhoneEvent,
 		onIncoming:  a.onIncoming,
 	}, a.log)

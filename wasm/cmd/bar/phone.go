@@ -44,8 +44,10 @@ type phoneHooks struct {
 	onIncoming  func(*phone, *sip.Call)
 }
 
-// startPhone registers with cr; the UA asks hooks.credentials for fresh
-// credentials before each later registration. It returns once the first
+// startPhone registers cr's address of record at cr's edge, answering the
+// registrar's challenges with cr while they are good for another two
+// minutes and with fresh ones from hooks.credentials after that (or at
+// once, if cr holds only the address). It returns once the first
 // registration succeeded or failed (the UA keeps trying after a failure).
 func startPhone(ctx context.Context, cr core.SIPCredentials, h phoneHooks, log *slog.Logger) (*phone, error) {
 	user, domain, ok := strings.Cut(strings.TrimPrefix(cr.AOR, "sip:"), "@")
