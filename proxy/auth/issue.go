@@ -55,8 +55,10 @@ func (i *Issuer) Issue(agent, name string) (token string, expires time.Time, err
 // Renew mints a fresh token for the session old (claims a Verifier
 // accepted): same agent, name, tenant and auth_time, a new lifetime, but
 // never past auth_time + maxSession, after which the agent must sign in
-// again. A bar renews before its token expires without keeping the
-// password.
+// again. Renewing a token that already lasts to that end is refused as
+// CodeSessionOver too, so that the bar can say so before the
+// end rather than renew in vain. A bar renews before its token expires
+// without keeping the password.
 func (i *Issuer) Renew(old *Claims, maxSession time.Duration) (token string, expires time.Time, err error) {
 	if old == nil || old.Subject == "" {
 		return "", time.Time{}, errors.New("auth: cannot renew a token without an agent")
@@ -72,6 +74,9 @@ func (i *Issuer) Renew(old *Claims, maxSession time.Duration) (token string, exp
 	end := auth.Add(maxSession)
 	if !iat.Before(end) {
 		return "", time.Time{}, CodeSessionOver
+	}
+	if old.ExpiresAt != nil && !end.After(old.ExpiresAt.Time) {
+		return "", time.Time{}, CodeSessionOver // old already lasts to the end
 	}
 	exp := iat.Add(i.ttl)
 	if exp.After(end) {

@@ -182,9 +182,17 @@ func TestRenew(t *testing.T) {
 		t.Fatalf("renewed claims %+v (auth_time %v), expires %v", c2, c2.AuthTime, exp2)
 	}
 	clock = clock.Add(50 * time.Minute) // 100 min into the session: capped at 150
-	_, exp3, err := iss.Renew(c2, maxSession)
+	tok3, exp3, err := iss.Renew(c2, maxSession)
 	if err != nil || !exp3.Equal(testNow().Add(maxSession)) {
 		t.Fatalf("renewal near the end: expires %v, %v; want %v", exp3, err, testNow().Add(maxSession))
+	}
+	c3, err := v.Verify(tok3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(10 * time.Minute) // the session ends with c3: nothing to renew
+	if _, exp, err := iss.Renew(c3, maxSession); !errors.Is(err, CodeSessionOver) {
+		t.Fatalf("a renewal that would not outlast the token: expires %v, %v; want %v", exp, err, CodeSessionOver)
 	}
 	clock = testNow().Add(maxSession)
 	if _, _, err := iss.Renew(c2, maxSession); !errors.Is(err, CodeSessionOver) {
