@@ -144,6 +144,10 @@ type Auth struct {
 	// MaxSession bounds renewals (renew_token): a bar renews its token
 	// without the password until this long after the sign-in; default 12h.
 	MaxSession time.Duration `yaml:"max_session"`
+	// TokenWarning is how long before its token expires a bar is told to
+	// renew it (session.notice token_expiring); default 1m, less than
+	// token_ttl.
+	TokenWarning time.Duration `yaml:"token_warning"`
 }
 
 // SIP configures the SIP edge and the page's credentials.
@@ -284,6 +288,7 @@ func (c *Config) applyDefaults() {
 	def(&c.Auth.Audience, "agentbar")
 	defD(&c.Auth.TokenTTL, time.Hour)
 	defD(&c.Auth.MaxSession, 12*time.Hour)
+	defD(&c.Auth.TokenWarning, time.Minute)
 	defD(&c.Auth.MaxLifetime, 12*time.Hour)
 	defD(&c.SIP.CredentialsTTL, 12*time.Hour)
 	def(&c.Bus.StoreDir, "data/events")
@@ -325,6 +330,9 @@ func (c *Config) check() error {
 	}
 	if c.Auth.TokenTTL > c.Auth.MaxLifetime {
 		errs = append(errs, errors.New("auth.token_ttl must not exceed auth.max_lifetime"))
+	}
+	if c.Auth.TokenWarning >= c.Auth.TokenTTL {
+		errs = append(errs, errors.New("auth.token_warning must be less than auth.token_ttl"))
 	}
 	seen := map[string]bool{}
 	for _, a := range c.CallCenter.Agents {

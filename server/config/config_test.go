@@ -34,6 +34,12 @@ func TestEnvOverridesAndChecks(t *testing.T) {
 	if _, err := Load("", func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "hmac_key") {
 		t.Fatalf("short key accepted: %v", err)
 	}
+	delete(env, "AGENTBAR_AUTH_HMAC_KEY")
+	late := filepath.Join(t.TempDir(), "late.yaml")
+	os.WriteFile(late, []byte("auth:\n  token_ttl: 1m\n  token_warning: 1m\n"), 0o600)
+	if _, err := Load(late, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "token_warning") {
+		t.Fatalf("a warning no earlier than the expiry accepted: %v", err)
+	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("listen: x\nno_such_key: 1\n"), 0o600)
 	if _, err := Load(bad, func(string) string { return "" }); err == nil {
