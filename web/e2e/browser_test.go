@@ -590,13 +590,18 @@ func median(v []float64) float64 {
 // TestBrowserTokenExpiring lets the bar's session token run out: the
 // server's token_expiring notice makes the bar renew it over the channel
 // (renew_token, no password anywhere), the saved token changes and the
-// channel goes on with it; once auth.max_session is over the channel
-// closes and the bar asks the agent to sign in again.
+// channel goes on with it; a dropped SIP WebSocket comes back through the
+// edge with a renewed token; the renewal once the token lasts to the end
+// of auth.max_session is refused (session_over), the channel closes then,
+// and the bar tells the agent why and to sign in again.
 func TestBrowserTokenExpiring(t *testing.T) {
 	skipWithoutBar(t)
 	e := startEnv(t, func(c *config.Config) {
-		c.Auth.TokenTTL = 65 * time.Second   // token_expiring comes 60 s before expiry: 5 s after sign-in
-		c.Auth.MaxSession = 15 * time.Second // renewed tokens end 15 s after sign-in
+		// token_expiring 3 s after sign-in; renewals until 12 s after it
+		// (the last one refused as session_over), when the channel closes.
+		c.Auth.TokenTTL = 8 * time.Second
+		c.Auth.TokenWarning = 5 * time.Second
+		c.Auth.MaxSession = 12 * time.Second
 	})
 	b, _ := signIn(t, e, "1001")
 	savedToken := func() string {
@@ -613,6 +618,17 @@ func TestBrowserTokenExpiring(t *testing.T) {
 		t.Fatalf("after the renewal %+v", st)
 	}
 
+	// The SIP WebSocket drops: the phone comes back through the edge with
+	// the renewed token.
+	if n := evalOK[int](t, b, `window.__e2e.dropSIP()`); n != 1 {
+		t.Fatalf("dropped %d SIP WebSockets, want 1", n)
+	}
+	b.expect(t, "phone.unregistered", nil)
+	b.expect(t, "phone.registered", nil)
+	if toks := evalOK[[]string](t, b, `window.__e2e.sipTokens()`); len(toks) != 2 || toks[0] != tok0 || toks[1] == tok0 || toks[1] == "" {
+		t.Fatalf("the SIP WebSockets offered %d tokens, want the first and then a renewed one", len(toks))
+	}
+
 	// The session is over: the channel closes for good (the token is
 	// refused, 4001) and the sign-in form comes back with a message.
 	b.expectWithin(t, 15*time.Second, "channel.closed", func(ev barEvent) bool {
@@ -622,8 +638,14 @@ func TestBrowserTokenExpiring(t *testing.T) {
 		}
 		return json.Unmarshal(ev.Raw, &f) == nil && f.Code == 4001 && !f.Reconnecting
 	})
+	// The renewal past auth.max_session was refused for good, and the bar
+	// says why.
+	b.saw(t, "error", func(ev barEvent) bool {
+		var f struct{ Op, Code string }
+		return json.Unmarshal(ev.Raw, &f) == nil && f.Op == "renewToken" && f.Code == "session_over"
+	})
 	eventually(t, waitTimeout, "the sign-in form and a message", func() bool {
-		return b.text(t, "signin-submit") != "" && strings.Contains(b.text(t, "error"), "sign in again")
+		return b.text(t, "signin-submit") != "" && strings.Contains(b.text(t, "error"), "maximum length")
 	})
 	if st := b.state(t); st.Agent != "" || st.Phone != "unregistered" {
 		t.Fatalf("after the session ended %+v", st)

@@ -465,6 +465,25 @@ var collectorJS = `(() => {
       constructor(...args) { super(...args); c.pcs.push(this); }
     };
   }
+  // Track the page's WebSockets (URL and subprotocols offered), to drop
+  // one and see what the bar reconnects with.
+  c.sockets = [];
+  const WS = window.WebSocket;
+  window.WebSocket = class extends WS {
+    constructor(url, protocols) {
+      super(url, protocols);
+      c.sockets.push({url: String(url), protocols: [].concat(protocols || []), ws: this});
+    }
+  };
+  // dropSIP closes the bar's open SIP WebSockets, as a network drop would.
+  c.dropSIP = () => {
+    let n = 0;
+    for (const s of c.sockets) if (s.url.endsWith('/v1/sip') && s.ws.readyState === WS.OPEN) { s.ws.close(); n++; }
+    return n;
+  };
+  // sipTokens lists the token each SIP WebSocket offered, oldest first.
+  c.sipTokens = () => c.sockets.filter((s) => s.url.endsWith('/v1/sip'))
+    .map((s) => (s.protocols.find((p) => p.startsWith('access_token.')) || '').slice('access_token.'.length));
   // inbound sums packetsReceived of the audio inbound-rtp of every open
   // peer connection.
   c.inbound = async () => {
