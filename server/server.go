@@ -117,7 +117,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...opti
 		Gateway: s.gw, Log: s.events, AllowedOrigins: cfg.AllowedOrigins,
 		Verify: s.verifyToken, Renew: s.renewToken, SIPCredentials: s.sipCredentials,
 		TokenWarning: cfg.Auth.TokenWarning,
-		Logger: log.With("component", "control"), Metrics: hubMetrics{s.metrics},
+		Logger:       log.With("component", "control"), Metrics: hubMetrics{s.metrics},
 	}); err != nil {
 		s.Close(ctx)
 		return nil, err
