@@ -54,7 +54,7 @@ wasm-test:
 bench: wasm
 	$(GO) test -run='^$$' -bench=. -benchmem ./sip/... ./proxy/... ./server/media/
 	$(GO) test -run='^$$' -bench='^Benchmark(IdleSessionMemory|EventRelay|Registrar|TrunkCallSetup)$$' -benchtime=1x ./server/
-	$(GO) test -run='^$$' -bench=BenchmarkBrowserRegister -benchtime=5x ./web/e2e/
+	$(GO) test -run='^$$' -bench='^Benchmark(BrowserRegister|GoWasmFloor)$$' -benchtime=5x ./web/e2e/
 
 ## fuzz: a short run of each fuzz target (FUZZTIME=5m for longer)
 fuzz:
