@@ -62,8 +62,21 @@ func (cc *CallCenter) dropParty(p *party, af *after) {
 	switch p.kind {
 	case partyTrunkIn:
 		if p.signaled && p.connected {
-			d := p.in
-			af.do(func() { cc.spawn(d.bye) })
+			// The BYE waits for the ACK of our 200 (RFC 3261 §15), which
+			// may still be on its way: trunkAck must find the dialog until
+			// the BYE is done.
+			d, id := p.in, p.sipID
+			cc.trunkBySIP[id] = p
+			af.do(func() {
+				cc.spawn(func() {
+					d.bye()
+					cc.update(func(*after) {
+						if cc.trunkBySIP[id] == p {
+							delete(cc.trunkBySIP, id)
+						}
+					})
+				})
+			})
 		} else {
 			p.notify() // its INVITE handler refuses the call
 		}

@@ -152,7 +152,7 @@ func callerOf(req *sip.Request) string {
 // new address) with its media's answer.
 func (cc *CallCenter) trunkReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	p := cc.trunkParty(req)
-	if p == nil || p.trunk == nil {
+	if p == nil || p.trunk == nil || cc.partyLeft(p) {
 		reply(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
@@ -176,6 +176,14 @@ func (cc *CallCenter) trunkReinvite(req *sip.Request, tx sip.ServerTransaction) 
 	res.AppendHeader(cc.trunkEP.contact(strings.ToUpper(req.Transport())))
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	tx.Respond(res)
+}
+
+// partyLeft tells whether p has left its call (a party we hang up stays
+// known to the trunk until our BYE is done, for its ACK).
+func (cc *CallCenter) partyLeft(p *party) bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return p.gone
 }
 
 // trunkAck takes the ACK of a 2xx to a trunk party's INVITE.

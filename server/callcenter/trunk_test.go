@@ -390,3 +390,45 @@ func TestTrunkAnswersLongRequestsOverUDP(t *testing.T) {
 		t.Errorf("got %d bytes: %s", len(res), statusOf(res))
 	}
 }
+
+// TestTrunkByeWaitsForLateAck: the agent hangs up before the customer's
+// ACK of our 200 arrives. RFC 3261 §15 has the BYE wait for that ACK; it
+// must still find the call's dialog when the ACK comes, and the BYE go.
+func TestTrunkByeWaitsForLateAck(t *testing.T) {
+	cc, _ := newTestCC(t, nil)
+	a1 := signIn(t, cc, "a1", answerCalls)
+	a1.ready(t)
+	trunk := cc.Addrs().Trunk
+	p := dialRaw(t, "udp", trunk)
+	me := p.conn.LocalAddr().String()
+	ruri, callID := "sip:support@"+trunk, randomID(8)+"@late-ack"
+	start := func(method, branch, to string, cseq int) []string {
+		return []string{
+			fmt.Sprintf("%s %s SIP/2.0", method, ruri),
+			fmt.Sprintf("Via: SIP/2.0/UDP %s;branch=z9hG4bK%s", me, branch),
+			fmt.Sprintf("From: <sip:customer@%s>;tag=late", me),
+			"To: " + to,
+			"Call-ID: " + callID,
+			fmt.Sprintf("CSeq: %d %s", cseq, method),
+			"Max-Forwards: 70",
+		}
+	}
+	sdp := string(plainSDP(1, 40000, dirSendRecv))
+	p.send(slices.Concat(start("INVITE", "inv1", "<"+ruri+">", 1), []string{"Contact: <sip:customer@" + me + ">",
+		"Content-Type: application/sdp", fmt.Sprintf("Content-Length: %d", len(sdp)), "", sdp})...)
+	res := p.final()
+	if statusOf(res) != "SIP/2.0 200 OK" {
+		t.Fatalf("INVITE: %s", statusOf(res))
+	}
+	a1.ev.call(gateway.EvCallAnswered)
+	a1.do(t, gateway.Command{Op: gateway.OpHangup})
+	a1.ev.ended(CauseAgentHangup)
+	p.send(append(start("ACK", "ack1", header(res, "To"), 1), "Content-Length: 0", "", "")...)
+	bye := p.read()
+	for strings.HasPrefix(bye, "SIP/2.0 200") { // retransmissions of our 200 until the ACK
+		bye = p.read()
+	}
+	if !strings.HasPrefix(bye, "BYE ") || header(bye, "Call-ID") != callID {
+		t.Fatalf("after the late ACK: %q, want our BYE", statusOf(bye))
+	}
+}
