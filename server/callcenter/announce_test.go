@@ -104,15 +104,9 @@ func (h *heldRinging) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestOfferAnnouncedWhenPhoneRings(t *testing.T) {
 	cc, _ := newTestCC(t, nil)
 	relay, url := newHeldRinging(t, cc)
-	p := newPhoneAt(t, url, "a1", ignoreCalls)
-	ev := newRecorder(t, "a1")
-	s, err := cc.SignIn("a1", gateway.SignInOptions{}, ev.sink)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a1 := &agentUnderTest{id: "a1", sess: s, ev: ev, phone: p}
-	ev.state(gateway.StateNotReady, "")
+	a1 := signInAt(t, cc, url, "a1", ignoreCalls)
 	a1.ready(t)
+	ev := a1.ev
 
 	if _, err := cc.PlaceCall("support", "alice", nil); err != nil {
 		t.Fatal(err)
@@ -122,7 +116,7 @@ func TestOfferAnnouncedWhenPhoneRings(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("no INVITE reached the phone")
 	}
-	p.next() // the phone has it (and its 180 is held)
+	a1.phone.next() // the phone has it (and its 180 is held)
 	ev.mu.Lock()
 	early := describe(ev.events[ev.next:])
 	ev.mu.Unlock()
@@ -144,15 +138,9 @@ func TestOfferAnnouncedWhenPhoneRings(t *testing.T) {
 func TestOfferNeverRangAnnounced(t *testing.T) {
 	cc, _ := newTestCC(t, func(c *Config) { c.RingTimeout = 300 * time.Millisecond })
 	_, url := newHeldRinging(t, cc) // release is never closed
-	p := newPhoneAt(t, url, "a1", ignoreCalls)
-	ev := newRecorder(t, "a1")
-	s, err := cc.SignIn("a1", gateway.SignInOptions{}, ev.sink)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a1 := &agentUnderTest{id: "a1", sess: s, ev: ev, phone: p}
-	ev.state(gateway.StateNotReady, "")
+	a1 := signInAt(t, cc, url, "a1", ignoreCalls)
 	a1.ready(t)
+	ev := a1.ev
 	if _, err := cc.PlaceCall("support", "alice", nil); err != nil {
 		t.Fatal(err)
 	}

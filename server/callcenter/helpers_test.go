@@ -187,7 +187,13 @@ type agentUnderTest struct {
 // not ready.
 func signIn(t *testing.T, cc *CallCenter, id string, mode phoneMode) *agentUnderTest {
 	t.Helper()
-	p := newPhone(t, cc, id, mode)
+	return signInAt(t, cc, "ws://"+cc.Addrs().WS, id, mode)
+}
+
+// signInAt is signIn with the phone registering through the WebSocket at url.
+func signInAt(t *testing.T, cc *CallCenter, url, id string, mode phoneMode) *agentUnderTest {
+	t.Helper()
+	p := newPhoneAt(t, url, id, mode)
 	ev := newRecorder(t, id)
 	s, err := cc.SignIn(id, gateway.SignInOptions{}, ev.sink)
 	if err != nil {
@@ -229,11 +235,6 @@ type phone struct {
 	calls chan *sip.Call
 	mu    sync.Mutex
 	media []*phoneMedia
-}
-
-func newPhone(t *testing.T, cc *CallCenter, agentID string, mode phoneMode) *phone {
-	t.Helper()
-	return newPhoneAt(t, "ws://"+cc.Addrs().WS, agentID, mode)
 }
 
 // newPhoneAt is newPhone registering through the WebSocket at url.
