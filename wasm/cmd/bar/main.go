@@ -14,7 +14,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 	"strings"
 	"syscall/js"
 	"time"
@@ -23,7 +22,7 @@ import (
 )
 
 func main() {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(newConsoleHandler(slog.LevelInfo))
 	a := newApp(log)
 	a.ui = newUI()
 	a.renderFn = js.FuncOf(func(js.Value, []js.Value) any { a.renderNow(); return nil })
