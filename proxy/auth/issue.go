@@ -56,9 +56,9 @@ func (i *Issuer) Issue(agent, name string) (token string, expires time.Time, err
 // accepted): same agent, name, tenant and auth_time, a new lifetime, but
 // never past auth_time + maxSession, after which the agent must sign in
 // again. Renewing a token that already lasts to that end is refused as
-// CodeSessionOver too, so that the bar can say so before the
-// end rather than renew in vain. A bar renews before its token expires
-// without keeping the password.
+// CodeSessionOver too, so that the bar can say so before the end rather
+// than renew in vain. A bar renews before its token expires without
+// keeping the password.
 func (i *Issuer) Renew(old *Claims, maxSession time.Duration) (token string, expires time.Time, err error) {
 	if old == nil || old.Subject == "" {
 		return "", time.Time{}, errors.New("auth: cannot renew a token without an agent")
