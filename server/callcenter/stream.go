@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 
 	"github.com/agentbar/agentbar/sip/check"
 )
@@ -18,7 +21,7 @@ var (
 	errNoLength  = errors.New("no Content-Length on a stream")
 	errTwoLength = errors.New("more than one Content-Length")
 	errBadLength = errors.New("malformed Content-Length")
-	errTooLarge  = errors.New("message too large")
+	errTooLarge  = fmt.Errorf("over the parser's size limit: %w", sip.ErrMessageTooLarge) // answered 513
 	errTruncated = errors.New("stream ended inside the message")
 	errSlow      = errors.New("message not completed in time")
 )

@@ -7,6 +7,7 @@ package check
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"mime"
 	"mime/multipart"
@@ -307,13 +308,18 @@ func unsupportedScheme(data []byte) bool {
 	return ok && isScheme(scheme) && !isSIPScheme(scheme) && !strings.EqualFold(scheme, "tel")
 }
 
-// Unparsable is the answer to bytes the parser refused: 416 when they are
-// a request whose Request-URI has a well-formed scheme we do not take, 400
-// with the parser's complaint otherwise, or nil when nothing can be
-// addressed (a response, an ACK, missing Via/From/To/Call-ID/CSeq).
+// Unparsable is the answer to bytes the parser refused: 513 when they are
+// over its size limit (gosip.ErrMessageTooLarge, RFC 3261 §21.5.14), 416
+// when they are a request whose Request-URI has a well-formed scheme we
+// do not take, 400 with the parser's complaint otherwise, or nil when
+// nothing can be addressed (a response, an ACK, missing
+// Via/From/To/Call-ID/CSeq).
 func Unparsable(data []byte, err error) []byte {
 	code, reason := 400, "Bad Request ("+parseReason(err)+")"
-	if unsupportedScheme(data) {
+	switch {
+	case errors.Is(err, gosip.ErrMessageTooLarge):
+		code, reason = 513, "Message Too Large"
+	case unsupportedScheme(data):
 		code, reason = 416, "Unsupported URI Scheme"
 	}
 	return rawReject(data, code, reason)

@@ -1,10 +1,14 @@
 package check
 
 import (
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
+
+	gosip "github.com/emiago/sipgo/sip"
 )
 
 // The regular expressions the hand-written matchers replaced; the matchers
@@ -83,5 +87,24 @@ func TestRawFoldedHeader(t *testing.T) {
 	ok := "INVITE sip:a@b SIP/2.0\r\nContact: <sip:a@b>,\r\n <sip:c@d?x=y>\r\nTo: <sip:a@b>\r\n\r\n"
 	if r := Raw([]byte(ok)); r != nil {
 		t.Fatalf("Raw = %+v for headers inside angle brackets", r)
+	}
+}
+
+// TestUnparsableCodes: over the parser's size limit is 513, a foreign
+// Request-URI scheme 416, anything else 400 with the parser's complaint.
+func TestUnparsableCodes(t *testing.T) {
+	head := "OPTIONS %s SIP/2.0\r\nVia: SIP/2.0/UDP peer;branch=z9hG4bK1\r\nFrom: <sip:p@peer>;tag=1\r\nTo: <sip:q@here>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n\r\n"
+	for _, tc := range []struct {
+		ruri string
+		err  error
+		want string
+	}{
+		{"sip:q@here", fmt.Errorf("wrapped: %w", gosip.ErrMessageTooLarge), "SIP/2.0 513 Message Too Large\r\n"},
+		{"mailto:q@here", errors.New("bad uri"), "SIP/2.0 416 Unsupported URI Scheme\r\n"},
+		{"sip:q@here", errors.New("bad header"), "SIP/2.0 400 Bad Request (bad header)\r\n"},
+	} {
+		if got := string(Unparsable([]byte(fmt.Sprintf(head, tc.ruri)), tc.err)); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("Unparsable(%s, %v) = %q, want %q first", tc.ruri, tc.err, strings.SplitN(got, "\r\n", 2)[0], tc.want)
+		}
 	}
 }
