@@ -74,6 +74,8 @@ func (s *Server) startHuawei() error {
 		ResignInBackoff:  hc.Poll.ResignInBackoff,
 		ManualAnswer:     *hc.ManualAnswer,
 		WrapUp:           *hc.WrapUp,
+		CallDataTimeout:  hc.CallDataTimeout,
+		StatsTTL:         hc.CMS.StatsTTL,
 		Logger:           s.log.With("component", "huawei"),
 	}
 	for _, r := range hc.Reasons {

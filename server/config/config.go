@@ -64,6 +64,10 @@ type Huawei struct {
 	ManualAnswer *bool `yaml:"manual_answer"`
 	// WrapUp (default true): calls end in wrap-up, not ready.
 	WrapUp *bool `yaml:"wrap_up"`
+	// CallDataTimeout bounds how long a new inbound call's first event
+	// waits for the call's data (calldata callinfobycallid, for the
+	// screen pop); default 2s, negative: do not read it.
+	CallDataTimeout time.Duration `yaml:"call_data_timeout"`
 	// Events is how CC-Gateway delivers agent events (env
 	// AGENTBAR_HUAWEI_EVENTS): "poll" (default, the agentevent long poll)
 	// or "push" (CC-Gateway POSTs them to Push.CallbackURL; heartbeats).
@@ -120,6 +124,9 @@ type HuaweiCMS struct {
 	SK      string `yaml:"sk"`
 	CCID    int    `yaml:"ccid"` // default 1
 	VDN     int    `yaml:"vdn"`  // default 1
+	// StatsTTL is how long CMS figures are reused, for every agent's
+	// bar, before CMS is asked again; default 5s.
+	StatsTTL time.Duration `yaml:"stats_ttl"`
 }
 
 // HuaweiDemo tunes the built-in emulator (demo mode only).
@@ -383,6 +390,9 @@ func (c *Config) checkGateway() []error {
 		if a.Password == "" && hw.BaseURL != "" {
 			errs = append(errs, fmt.Errorf("gateway.huawei.agents: %s has no password (set %s)", id, HuaweiPasswordEnv(id)))
 		}
+	}
+	if hw.CMS.StatsTTL < 0 {
+		errs = append(errs, errors.New("gateway.huawei.cms.stats_ttl must not be negative"))
 	}
 	if (hw.CMS.AK == "") != (hw.CMS.SK == "") || (hw.CMS.AK != "" && hw.CMS.BaseURL == "") {
 		errs = append(errs, errors.New("gateway.huawei.cms needs base_url, ak and sk together"))

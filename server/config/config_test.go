@@ -69,7 +69,8 @@ func TestGatewaySection(t *testing.T) {
     agents:
       "a.1": {work_no: "101", phone: "40038"}
     poll: {min_gap: 300ms, resign_in_attempts: 5}
-    cms: {base_url: https://cms.example.com}
+    call_data_timeout: 1500ms
+    cms: {base_url: https://cms.example.com, stats_ttl: 10s}
 `), 0o600)
 	env := map[string]string{
 		"AGENTBAR_HUAWEI_PASSWORD_A_1": "cti-secret",
@@ -80,7 +81,7 @@ func TestGatewaySection(t *testing.T) {
 		t.Fatal(err)
 	}
 	hw = c.Gateway.Huawei
-	if a := hw.Agents["a.1"]; a.Password != "cti-secret" || a.WorkNo != "101" || hw.CMS.AK != "ak" || hw.CMS.SK != "sk" || hw.Poll.MinGap != 300*time.Millisecond || hw.Poll.ResignInAttempts != 5 || hw.CAFile != "/etc/ca.pem" || hw.InsecureSkipVerify {
+	if a := hw.Agents["a.1"]; a.Password != "cti-secret" || a.WorkNo != "101" || hw.CMS.AK != "ak" || hw.CMS.SK != "sk" || hw.Poll.MinGap != 300*time.Millisecond || hw.Poll.ResignInAttempts != 5 || hw.CAFile != "/etc/ca.pem" || hw.InsecureSkipVerify || hw.CallDataTimeout != 1500*time.Millisecond || hw.CMS.StatsTTL != 10*time.Second {
 		t.Fatalf("huawei section: %+v", hw)
 	}
 	// Errors name the setting, never the secret.
