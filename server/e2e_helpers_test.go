@@ -25,6 +25,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/agentbar/agentbar/internal/agentphone"
+	"github.com/agentbar/agentbar/internal/logbuf"
 	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/proxy/gateway"
 	"github.com/agentbar/agentbar/server/callcenter"
@@ -46,24 +47,6 @@ const e2eHeard = -35.0
 
 // e2eHeardLinear is e2eHeard on the call center's linear 0..1 scale.
 const e2eHeardLinear = 0.0178
-
-// e2eLogBuf collects the server's logs; a failed test prints them.
-type e2eLogBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *e2eLogBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *e2eLogBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // e2eServer is a whole agentbar server serving HTTP on a loopback port.
 type e2eServer struct {
@@ -87,7 +70,7 @@ type e2eSetup struct {
 	storeDir string
 	env      map[string]string    // further AGENTBAR_* variables
 	edit     func(*config.Config) // changes the loaded configuration
-	logs     *e2eLogBuf           // where the server logs; nil: a private buffer
+	logs     *logbuf.Buffer       // where the server logs; nil: a private buffer
 	level    slog.Level           // log level (default info)
 	opts     []option             // server options (test hooks)
 }
@@ -129,7 +112,7 @@ func e2eStartServerWith(t *testing.T, su e2eSetup) *e2eServer {
 	}
 	logs := su.logs
 	if logs == nil {
-		logs = &e2eLogBuf{}
+		logs = &logbuf.Buffer{}
 	}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: su.level}))
 	t.Cleanup(func() {

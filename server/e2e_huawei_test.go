@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentbar/agentbar/internal/logbuf"
 	"github.com/agentbar/agentbar/proxy/control/wire"
 	"github.com/agentbar/agentbar/proxy/gateway"
 	"github.com/agentbar/agentbar/server/config"
@@ -41,7 +42,7 @@ func (x *e2eHuaweiSecrets) all() []string {
 // Huawei demo the way `AGENTBAR_GATEWAY=huawei make run` does (Guid
 // rotation every 300 ms, old Guids valid 600 ms, empty polls held 500 ms),
 // with its logs (debug and up) in logs.
-func e2eStartHuaweiServer(t *testing.T, logs *e2eLogBuf, secrets *e2eHuaweiSecrets) *e2eServer {
+func e2eStartHuaweiServer(t *testing.T, logs *logbuf.Buffer, secrets *e2eHuaweiSecrets) *e2eServer {
 	t.Helper()
 	hook := func(c *huaweiemu.Config) {
 		for _, a := range c.Agents {
@@ -110,7 +111,7 @@ func (c *e2eChan) messages() []string {
 // reason, sign-out, a CC-Gateway restart the adapter recovers from, and no
 // CTI password or Guid in anything sent to the page or logged.
 func TestE2EHuaweiDemo(t *testing.T) {
-	logs, secrets := &e2eLogBuf{}, &e2eHuaweiSecrets{}
+	logs, secrets := &logbuf.Buffer{}, &e2eHuaweiSecrets{}
 	s := e2eStartHuaweiServer(t, logs, secrets)
 
 	res, err := http.Get(s.url + "/readyz")

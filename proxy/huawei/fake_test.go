@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentbar/agentbar/internal/logbuf"
 	"github.com/agentbar/agentbar/proxy/gateway"
 )
 
@@ -286,24 +287,6 @@ func (c *clock) After(d time.Duration) <-chan time.Time {
 	return ch
 }
 
-// logBuf is a concurrency-safe log sink.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // events collects what the sink receives.
 type events struct {
 	ch  chan gateway.Event
@@ -356,12 +339,12 @@ type harness struct {
 	a   *Adapter
 	clk *clock
 	ev  *events
-	log *logBuf
+	log *logbuf.Buffer
 }
 
 func newHarness(t *testing.T, manual bool, mod func(*Config)) *harness {
 	f, srv := newFake(t)
-	h := &harness{f: f, clk: newClock(manual), ev: newEvents(), log: &logBuf{}}
+	h := &harness{f: f, clk: newClock(manual), ev: newEvents(), log: &logbuf.Buffer{}}
 	cfg := Config{
 		BaseURL:    srv.URL,
 		HTTPClient: srv.Client(),

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentbar/agentbar/internal/logbuf"
 	"github.com/agentbar/agentbar/proxy/gateway"
 )
 
@@ -95,7 +96,7 @@ func TestPushSession(t *testing.T) {
 		f.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	clk, ev, logs := newClock(true), newEvents(), &logBuf{}
+	clk, ev, logs := newClock(true), newEvents(), &logbuf.Buffer{}
 	a, err := New(Config{
 		BaseURL: srv.URL, HTTPClient: srv.Client(),
 		Agents: map[string]Agent{"alice": {WorkNo: testWorkNo, Password: testPassword, PhoneNumber: testPhone}},

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentbar/agentbar/internal/logbuf"
 	"github.com/agentbar/agentbar/proxy/gateway"
 )
 
@@ -71,7 +72,7 @@ func TestResignInBoundedThenSignedOut(t *testing.T) {
 	x := &flakySignIn{f: f}
 	srv := httptest.NewServer(x)
 	t.Cleanup(srv.Close)
-	clk, ev, log := newClock(false), newEvents(), &logBuf{}
+	clk, ev, log := newClock(false), newEvents(), &logbuf.Buffer{}
 	a, err := New(Config{
 		BaseURL: srv.URL, HTTPClient: srv.Client(),
 		Agents: map[string]Agent{"alice": {WorkNo: testWorkNo, Password: testPassword, PhoneNumber: testPhone}},

@@ -1,7 +1,6 @@
 package huaweiemu
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentbar/agentbar/internal/logbuf"
 	"github.com/agentbar/agentbar/proxy/gateway"
 	"github.com/agentbar/agentbar/proxy/huawei"
 )
@@ -49,24 +49,6 @@ func (a *adapterTimers) beat(t *testing.T) chan time.Time {
 		t.Fatal("no heartbeat pause")
 		return nil
 	}
-}
-
-// syncBuf is a log sink safe for concurrent writes.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // barEvents collects what the adapter hands the bar.
@@ -118,7 +100,7 @@ func TestAdapterPushMode(t *testing.T) {
 		c.OnGuid = func(g string) { guidMu.Lock(); guids = append(guids, g); guidMu.Unlock() }
 	})
 	tm := &adapterTimers{clock: f.clock, beats: make(chan chan time.Time, 8)}
-	logs := &syncBuf{}
+	logs := &logbuf.Buffer{}
 	cbSrv := httptest.NewUnstartedServer(nil)
 	cb := "http://" + cbSrv.Listener.Addr().String() + huawei.PushPath
 	a, err := huawei.New(huawei.Config{

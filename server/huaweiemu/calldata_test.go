@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentbar/agentbar/internal/logbuf"
 	"github.com/agentbar/agentbar/proxy/gateway"
 	"github.com/agentbar/agentbar/proxy/huawei"
 )
@@ -129,7 +130,7 @@ func adapterCallData(t *testing.T, push bool) {
 	f := newFixture(t, nil)
 	f.newPhone("291")
 	tm := &adapterTimers{clock: f.clock, beats: make(chan chan time.Time, 8)}
-	logs := &syncBuf{}
+	logs := &logbuf.Buffer{}
 	paths := &pathRecorder{base: f.srv.Client().Transport}
 	cfg := huawei.Config{
 		BaseURL: f.srv.URL, HTTPClient: &http.Client{Transport: paths},

@@ -17,13 +17,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/agentbar/agentbar/internal/logbuf"
 	"github.com/agentbar/agentbar/server"
 	"github.com/agentbar/agentbar/server/callcenter"
 	"github.com/agentbar/agentbar/server/config"
@@ -83,27 +83,11 @@ func skipWithoutBar(tb testing.TB) {
 }
 
 // logBuf collects logs; a failed test prints them.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+type logBuf struct{ logbuf.Buffer }
 
-func (b *logBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
+// printf adds a time-stamped line (one write, so lines never interleave).
 func (b *logBuf) printf(format string, args ...any) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	fmt.Fprintf(&b.buf, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
-}
-
-func (b *logBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	fmt.Fprintf(&b.Buffer, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
 }
 
 // quietWriter drops Chromium's complaints about the missing D-Bus and
