@@ -63,23 +63,18 @@ func (cc *CallCenter) dropParty(p *party, af *after) {
 	case partyTrunkIn:
 		if p.signaled && p.connected {
 			// The BYE waits for the ACK of our 200 (RFC 3261 §15), which
-			// may still be on its way: trunkAck must find the dialog until
-			// the BYE is done.
-			d, id := p.in, p.sipID
-			cc.trunkBySIP[id] = p
+			// may still be on its way: the trunk forgets the dialog only
+			// once the BYE is done, so that trunkAck still finds it.
+			d := p.in
 			af.do(func() {
 				cc.spawn(func() {
 					d.bye()
-					cc.update(func(*after) {
-						if cc.trunkBySIP[id] == p {
-							delete(cc.trunkBySIP, id)
-						}
-					})
+					cc.update(func(*after) { cc.forget(p) })
 				})
 			})
-		} else {
-			p.notify() // its INVITE handler refuses the call
+			return
 		}
+		p.notify() // its INVITE handler refuses the call
 	case partyTrunkOut:
 		if p.cancel != nil {
 			p.cancel()
@@ -89,6 +84,7 @@ func (cc *CallCenter) dropParty(p *party, af *after) {
 			af.do(func() { cc.spawn(d.bye) })
 		}
 	}
+	cc.forget(p)
 }
 
 // partyGone takes an external party that left by itself (BYE, CANCEL, a
@@ -98,6 +94,7 @@ func (cc *CallCenter) partyGone(p *party, cause string, af *after) {
 		return
 	}
 	cc.leave(p)
+	cc.forget(p)
 	p.notify()
 	c := p.call
 	if (p.kind == partyCustomer || p.kind == partyTrunkIn) && !c.answered && !c.ended {
@@ -107,15 +104,21 @@ func (cc *CallCenter) partyGone(p *party, cause string, af *after) {
 	cc.checkEnd(c, cause, af)
 }
 
-// leave takes p out of the bridge and the maps, keeping its last stats.
+// forget takes p out of the trunk's dialogs: nothing more it sends is
+// routed to it.
+func (cc *CallCenter) forget(p *party) {
+	if p.sipID != "" && cc.trunkBySIP[p.sipID] == p {
+		delete(cc.trunkBySIP, p.sipID)
+	}
+}
+
+// leave takes p out of its call's bridge, keeping its last stats. The
+// trunk may still route its dialog's requests to it until forget.
 func (cc *CallCenter) leave(p *party) {
 	p.gone = true
 	if p.inBridge {
 		p.call.bridge.Remove(p.port)
 		p.inBridge = false
-	}
-	if p.sipID != "" && cc.trunkBySIP[p.sipID] == p {
-		delete(cc.trunkBySIP, p.sipID)
 	}
 	if p.port != nil {
 		p.final = p.port.Stats()
