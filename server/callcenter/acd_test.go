@@ -63,6 +63,11 @@ func TestLongestIdleAgentGetsTheCall(t *testing.T) {
 	if e.Call.ID != id3 {
 		t.Errorf("a1 got %s, want the waiting call %s", e.Call.ID, id3)
 	}
+	// and answers it (the call center's close must not cancel it under the
+	// phone's answer)
+	if e := a1.ev.call(gateway.EvCallAnswered); e.Call.ID != id3 {
+		t.Errorf("a1 answered %s, want %s", e.Call.ID, id3)
+	}
 }
 
 func TestPhoneRejectRequeuesToAnotherAgent(t *testing.T) {
