@@ -200,8 +200,24 @@ type e2eTortureResult struct {
 	name   string
 	req    bool   // the message is a request by its first line
 	parsed bool   // sipgo's parser takes it as a request (the trunk sees it)
-	key    string // its server transaction key (RFC 3261 §17.2.3), else "cid:<Call-ID>"
+	tx     string // its server transaction key (RFC 3261 §17.2.3), if any
+	key    string // what its answers are filed under: tx and the Call-ID (e2eAnswerKey), else "cid:<Call-ID>"
+	method string // its method, as parsed
+	also   string // the key of the earlier message the trunk takes it for a retransmission of, if any
 	codes  []int  // statuses received, in order
+}
+
+// answerKeys are the keys r's answers may be filed under, in each scope:
+// its own and, for a retransmission, the first message's.
+func (r *e2eTortureResult) answerKeys(scopes ...string) []string {
+	var keys []string
+	for _, sc := range scopes {
+		keys = append(keys, sc+r.key)
+		if r.also != "" {
+			keys = append(keys, sc+r.also)
+		}
+	}
+	return keys
 }
 
 // final tells whether a final response arrived.
@@ -338,7 +354,7 @@ func (c *e2eCollector) file(msg []byte, scope string) {
 		}
 		code = res.StatusCode
 		if key, err := gosip.ServerTxKeyMake(res); err == nil {
-			keys = append(keys, scope+key)
+			keys = append(keys, scope+e2eAnswerKey(key, res.CallID()))
 		}
 		if cid := res.CallID(); cid != nil {
 			keys = append(keys, scope+"cid:"+cid.Value())
@@ -371,6 +387,17 @@ func (c *e2eCollector) take(key string) ([]int, chan struct{}) {
 	return codes, c.wake
 }
 
+// e2eAnswerKey is what a message's answers are filed under: its
+// transaction key and its Call-ID. Several RFC 4475 messages share a
+// transaction key (mismatch01's CSeq names INVITE, as esc01's does); the
+// trunk's retransmitted answer to one must not count for another.
+func e2eAnswerKey(tx string, cid *gosip.CallIDHeader) string {
+	if cid == nil {
+		return tx
+	}
+	return tx + " " + cid.Value()
+}
+
 // e2eCallIDRe finds the Call-ID (or compact i) header of a raw message.
 var e2eCallIDRe = regexp.MustCompile(`(?im)^(?:call-id|i)[ \t]*:[ \t]*(\S+)`)
 
@@ -380,8 +407,10 @@ func e2eTortureMessage(name string, data []byte) e2eTortureResult {
 	r := e2eTortureResult{name: name, req: !strings.HasPrefix(string(data), "SIP/")}
 	if m, err := gosip.ParseMessage(data); err == nil {
 		if req, ok := m.(*gosip.Request); ok {
-			r.parsed = true
-			r.key, _ = gosip.ServerTxKeyMake(req)
+			r.parsed, r.method = true, string(req.Method)
+			if r.tx, _ = gosip.ServerTxKeyMake(req); r.tx != "" {
+				r.key = e2eAnswerKey(r.tx, req.CallID())
+			}
 		}
 	}
 	if r.key == "" && r.req {
@@ -434,7 +463,7 @@ func e2eTorture(network, trunk string, col *e2eCollector, r *e2eTortureResult, d
 		if _, err := c.Write(data); err != nil {
 			return err
 		}
-		col.await(r, wait, r.key, own+r.key)
+		col.await(r, wait, r.answerKeys("", own)...)
 		return nil
 	}
 	defer c.Close()
@@ -453,11 +482,11 @@ func e2eTorture(network, trunk string, col *e2eCollector, r *e2eTortureResult, d
 	if _, err := c.Write(data); err != nil {
 		return err
 	}
-	col.await(r, wait, own+r.key)
+	col.await(r, wait, r.answerKeys(own)...)
 	c.(*net.TCPConn).CloseWrite()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	<-closed
-	col.await(r, 0, own+r.key)
+	col.await(r, 0, r.answerKeys(own)...)
 	return nil
 }
 
@@ -468,15 +497,25 @@ func e2eTortureRun(t *testing.T, network, trunk string, col *e2eCollector, names
 	// method) go in later rounds: the trunk rightly takes them for
 	// retransmissions and repeats its answer to the first one.
 	results := make([]e2eTortureResult, len(datas))
+	// Such a repeat carries the first one's Call-ID; a message with
+	// another method under the same key (mismatch01 names INVITE in its
+	// CSeq) is no retransmission, and must not take the repeats of the
+	// first one's answer that the trunk sends on its own (RFC 3261 §17.2.1).
 	rounds := map[string]int{}
+	first := map[string]int{}
 	var last int
 	round := make([]int, len(datas))
 	for i := range datas {
 		results[i] = e2eTortureMessage(names[i], datas[i])
-		if k := results[i].key; k != "" && results[i].parsed {
+		if k := results[i].tx; k != "" {
 			round[i] = rounds[k]
 			rounds[k]++
 			last = max(last, round[i])
+			if f, ok := first[k]; !ok {
+				first[k] = i
+			} else if results[f].method == results[i].method {
+				results[i].also = results[f].key
+			}
 		}
 	}
 	errs := make([]error, len(datas))
