@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -194,8 +196,19 @@ func (e *Emulator) Close() {
 
 // Restart forgets every session and Guid, as a restarted CC-Gateway would:
 // the next request with an old Guid gets 100-006. The agents are signed
-// out at the call center too, so that a plain sign-in works again.
+// out at the call center too, so that a plain sign-in works again: under
+// their sign-in locks, so that an adapter signing in again at once (on
+// its 100-006) waits for that instead of finding the agent still signed
+// in there (100-002).
 func (e *Emulator) Restart() {
+	e.mu.Lock()
+	agents := slices.Sorted(maps.Keys(e.sessions)) // one lock order
+	e.mu.Unlock()
+	for _, a := range agents {
+		l := e.agentLock(a)
+		l.Lock()
+		defer l.Unlock()
+	}
 	e.mu.Lock()
 	ended := e.forgetAllLocked()
 	e.mu.Unlock()

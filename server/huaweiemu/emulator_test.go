@@ -325,6 +325,49 @@ func TestRestartLosesSessions(t *testing.T) {
 	f.next("291", g2, "AgentOther_InService")
 }
 
+// slowSignOut is a call center whose sign-outs take a while: closing
+// tells when one starts.
+type slowSignOut struct {
+	gateway.Gateway
+	closing chan struct{}
+}
+
+func (g slowSignOut) SignIn(ctx context.Context, agent string, opts gateway.SignInOptions, sink func(gateway.Event)) (gateway.Session, error) {
+	s, err := g.Gateway.SignIn(ctx, agent, opts, sink)
+	if err != nil {
+		return nil, err
+	}
+	return slowSession{s, g.closing}, nil
+}
+
+type slowSession struct {
+	gateway.Session
+	closing chan struct{}
+}
+
+func (s slowSession) Close(ctx context.Context) error {
+	s.closing <- struct{}{}
+	time.Sleep(300 * time.Millisecond)
+	return s.Session.Close(ctx)
+}
+
+// TestSignInDuringRestart: an adapter that signs in again on its 100-006
+// while the restart is still signing the agent out at the call center
+// waits for that, and is signed in, rather than refused as signed in
+// elsewhere.
+func TestSignInDuringRestart(t *testing.T) {
+	closing := make(chan struct{}, 4)
+	f := newFixture(t, func(c *Config) { c.Gateway = slowSignOut{c.Gateway, closing} })
+	g := f.signIn("291", "pw291", "40038", nil)
+	f.drain("291", g)
+	restarted := make(chan struct{})
+	go func() { f.emu.Restart(); close(restarted) }()
+	<-closing
+	g2 := f.signIn("291", "pw291", "40038", nil)
+	<-restarted
+	f.next("291", g2, "AgentOther_InService")
+}
+
 func TestUnknownResource(t *testing.T) {
 	f := newFixture(t, nil)
 	r := f.call(http.MethodGet, "nosuch/291/x", "", nil)
